@@ -1,0 +1,136 @@
+import { z } from 'zod';
+import { SLUG_PATTERN, TENANT_STATUSES } from '@app/tenancy';
+
+export const SCOPE_PATTERN = /^[a-z][a-z0-9_-]{0,31}:[a-z][a-z0-9_-]{0,31}$/;
+export const TOOL_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+const MAX_GRACE_SECONDS = 30 * 24 * 3600;
+
+const text = (max: number) =>
+  z
+    .string()
+    .trim()
+    .min(1, { message: 'must not be empty' })
+    .max(max, { message: `must be at most ${max} characters` })
+    .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), {
+      message: 'must not contain control characters',
+    });
+
+const future = z.iso
+  .datetime({ offset: true, message: 'must be an ISO 8601 date-time, e.g. 2027-01-31T00:00:00Z' })
+  .transform((s) => new Date(s))
+  .refine((d) => d.getTime() > Date.now(), { message: 'must be in the future' });
+
+const scopes = z
+  .array(
+    z.string().regex(SCOPE_PATTERN, {
+      message: 'each scope must look like resource:action (lowercase), e.g. notes:read',
+    }),
+  )
+  .max(50)
+  .transform((s) => [...new Set(s)]);
+
+const tools = z
+  .array(
+    z
+      .string()
+      .regex(TOOL_NAME_PATTERN, { message: 'each tool must be a tool name, e.g. notes_get' }),
+  )
+  .max(200)
+  .transform((t) => [...new Set(t)]);
+
+export const CreateTenantBody = z.strictObject({
+  slug: z.string().regex(SLUG_PATTERN, {
+    message:
+      'must be 1-63 lowercase letters, digits or hyphens, not starting or ending with a hyphen',
+  }),
+  name: text(200),
+});
+
+export const UpdateTenantBody = z
+  .strictObject({
+    name: text(200).optional(),
+    status: z.enum(TENANT_STATUSES).optional(),
+  })
+  .refine((b) => Object.keys(b).length > 0, {
+    message: 'nothing to change: send name and/or status',
+  });
+
+export const CreateKeyBody = z.strictObject({
+  name: text(200),
+  scopes,
+  tools: tools.nullable().optional(),
+  expiresAt: future.nullable().optional(),
+});
+
+export const UpdateKeyBody = z
+  .strictObject({
+    name: text(200).optional(),
+    scopes: scopes.optional(),
+    tools: tools.nullable().optional(),
+    expiresAt: future.nullable().optional(),
+  })
+  .refine((b) => Object.keys(b).length > 0, {
+    message: 'nothing to change: send name, scopes, tools and/or expiresAt',
+  });
+
+export const RotateKeyBody = z
+  .strictObject({
+    graceSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_GRACE_SECONDS, { message: `must be at most ${MAX_GRACE_SECONDS} (30 days)` })
+      .default(0),
+  })
+  .optional()
+  .transform((b) => b ?? { graceSeconds: 0 });
+
+export const PageQuery = z.strictObject({
+  limit: z.coerce
+    .number({ message: 'must be a whole number from 1 to 200' })
+    .int({ message: 'must be a whole number from 1 to 200' })
+    .min(1, { message: 'must be a whole number from 1 to 200' })
+    .max(200, { message: 'must be a whole number from 1 to 200' })
+    .default(50),
+  cursor: z.string().max(200).optional(),
+});
+
+// Response shapes, for the OpenAPI document.
+const timestamp = z.string().meta({ format: 'date-time' });
+
+export const TenantView = z.object({
+  id: z.uuid(),
+  slug: z.string(),
+  name: z.string(),
+  status: z.enum(TENANT_STATUSES),
+  createdAt: timestamp,
+  updatedAt: timestamp,
+});
+
+export const ApiKeyView = z.object({
+  id: z.uuid(),
+  tenant: z.string().meta({ description: 'slug of the owning tenant' }),
+  name: z.string(),
+  prefix: z.string().meta({ description: 'the public start of the key, mcp_<keyId>' }),
+  scopes: z.array(z.string()),
+  tools: z.array(z.string()).nullable(),
+  expiresAt: timestamp.nullable(),
+  revokedAt: timestamp.nullable(),
+  lastUsedAt: timestamp.nullable(),
+  rotatedAt: timestamp.nullable(),
+  previousSecretValidUntil: timestamp.nullable(),
+  createdAt: timestamp,
+});
+
+export const IssuedApiKeyView = ApiKeyView.extend({
+  secret: z.string().meta({ description: 'the whole key; shown only in this response' }),
+});
+
+export const page = <T extends z.ZodType>(item: T) =>
+  z.object({ items: z.array(item), nextCursor: z.string().nullable() });
+
+export const ErrorView = z.object({
+  statusCode: z.number().int(),
+  error: z.string(),
+  message: z.string(),
+});

@@ -1,0 +1,63 @@
+import { Injectable, UnauthorizedException } from '@nestjs/common';
+import { PlatformConfig } from '@app/config';
+import {
+  ApiKey,
+  ApiKeysService,
+  ChangeFeed,
+  KeyUsageRecorder,
+  parseApiKey,
+  secretMatches,
+  TtlCache,
+} from '@app/tenancy';
+import type { Principal } from './principal';
+
+/** Verifies a presented API key: shape and checksum first, then a cached lookup by key id. */
+@Injectable()
+export class ApiKeyVerifier {
+  private readonly cache: TtlCache<ApiKey | null>;
+
+  constructor(
+    private readonly keys: ApiKeysService,
+    private readonly usage: KeyUsageRecorder,
+    changes: ChangeFeed,
+    config: PlatformConfig,
+  ) {
+    this.cache = new TtlCache(config.apiKeyCacheTtlMs);
+    changes.subscribe((c) => {
+      if (c.kind === 'key') this.cache.delete(c.keyId);
+      // A deleted tenant takes its keys with it; their ids are not known here.
+      if (c.kind === 'tenant') this.cache.clear();
+    });
+  }
+
+  async verify(token: string): Promise<Principal> {
+    const parsed = parseApiKey(token);
+    if (!parsed) {
+      throw new UnauthorizedException(
+        'API key is malformed (bad format or checksum); check it was copied whole',
+      );
+    }
+    const key = await this.cache.get(parsed.keyId, () => this.keys.findByKeyId(parsed.keyId));
+    const now = Date.now();
+    const matches =
+      !!key &&
+      (secretMatches(parsed.secret, key.secretHash) ||
+        (!!key.previousValidUntil &&
+          key.previousValidUntil.getTime() > now &&
+          secretMatches(parsed.secret, key.previousSecretHash)));
+    if (!key || !matches) throw new UnauthorizedException('API key is not valid');
+    if (key.revokedAt) throw new UnauthorizedException('API key has been revoked');
+    if (key.expiresAt && key.expiresAt.getTime() <= now) {
+      throw new UnauthorizedException(`API key expired at ${key.expiresAt.toISOString()}`);
+    }
+    this.usage.markUsed(key.id);
+    return {
+      kind: 'api-key',
+      id: key.id,
+      keyId: key.keyId,
+      tenantId: key.tenantId,
+      scopes: key.scopes,
+      tools: key.tools,
+    };
+  }
+}

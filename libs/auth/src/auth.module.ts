@@ -1,0 +1,22 @@
+import { Global, Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { PassportModule } from '@nestjs/passport';
+import { AdminTokenService } from './admin-token.service';
+import { ApiKeyVerifier } from './api-key.verifier';
+import { PlatformAuthGuard } from './platform-auth.guard';
+import { AdminTokenStrategy } from './strategies/admin-token.strategy';
+import { ApiKeyStrategy } from './strategies/api-key.strategy';
+
+@Global()
+@Module({
+  imports: [PassportModule],
+  providers: [
+    AdminTokenService,
+    ApiKeyVerifier,
+    ApiKeyStrategy,
+    AdminTokenStrategy,
+    { provide: APP_GUARD, useClass: PlatformAuthGuard },
+  ],
+  exports: [AdminTokenService, ApiKeyVerifier],
+})
+export class AuthModule {}

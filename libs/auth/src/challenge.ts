@@ -1,0 +1,18 @@
+/** RFC 9728 metadata URL for a tenant's MCP resource. */
+export function resourceMetadataUrl(publicUrl: string, slug: string): string {
+  return `${publicUrl}/.well-known/oauth-protected-resource/t/${encodeURIComponent(slug)}/mcp`;
+}
+
+/** The MCP resource identifier (RFC 8707 audience) of a tenant. */
+export function resourceUrl(publicUrl: string, slug: string): string {
+  return `${publicUrl}/t/${encodeURIComponent(slug)}/mcp`;
+}
+
+const quote = (v: string) => `"${v.replace(/["\\]/g, '')}"`;
+
+export function bearerChallenge(params: Record<string, string | undefined>): string {
+  const parts = Object.entries(params)
+    .filter((e): e is [string, string] => e[1] !== undefined)
+    .map(([k, v]) => `${k}=${quote(v)}`);
+  return parts.length ? `Bearer ${parts.join(', ')}` : 'Bearer';
+}

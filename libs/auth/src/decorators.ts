@@ -1,0 +1,50 @@
+import {
+  applyDecorators,
+  createParamDecorator,
+  ExecutionContext,
+  SetMetadata,
+} from '@nestjs/common';
+import {
+  ApiBearerAuth,
+  ApiForbiddenResponse,
+  ApiSecurity,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
+import type { Request } from 'express';
+import type { Principal } from './principal';
+
+export const PUBLIC_KEY = 'auth:public';
+export const ACCESS_KEY = 'auth:access';
+
+/**
+ * Who may use a route once authenticated.
+ * - `platform`: only the platform admin token (the default for any route without a decorator).
+ * - `tenant-admin`: the platform admin, or a credential of the route's `:tenant` with `tenant:admin`.
+ * - `tenant-member`: any valid credential of the route's `:tenant`.
+ */
+export type Access = 'platform' | 'tenant-admin' | 'tenant-member';
+
+/** Opens a route to anonymous callers. Everything else is closed by the global guard. */
+export const Public = () => SetMetadata(PUBLIC_KEY, true);
+
+export const Authenticated = (access: Access) =>
+  applyDecorators(
+    SetMetadata(ACCESS_KEY, access),
+    ApiBearerAuth('bearer'),
+    ApiSecurity('apiKey'),
+    ApiUnauthorizedResponse({
+      description: 'Missing, malformed, unknown, expired or revoked credential',
+    }),
+    ApiForbiddenResponse({ description: 'Authenticated, but not allowed here' }),
+  );
+
+export interface AuthenticatedRequest extends Request {
+  user?: Principal;
+}
+
+export const CurrentPrincipal = createParamDecorator((_: unknown, ctx: ExecutionContext) => {
+  const principal = ctx.switchToHttp().getRequest<AuthenticatedRequest>().user;
+  if (!principal)
+    throw new Error('CurrentPrincipal used on a route the guard did not authenticate');
+  return principal;
+});

@@ -1,0 +1,38 @@
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const url = (protocols: string[]) =>
+  z.string().refine(
+    (v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: `expected a ${protocols.join(' or ')} URL` },
+  );
+
+const positiveInt = z.coerce.number().int().positive();
+
+export const envSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PUBLIC_URL: url(['http:', 'https:']).optional(),
+  DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
+  DATA_DIR: z.string().min(1).default('./.data'),
+  ADMIN_TOKEN: z.string().min(32, { message: 'must be at least 32 characters' }).optional(),
+  REDIS_URL: url(['redis:', 'rediss:']).optional(),
+  MCP_STATELESS: bool.default(false),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  SESSION_IDLE_TTL: positiveInt.default(900).describe('seconds'),
+  MAX_SESSIONS_PER_TENANT: positiveInt.default(1000),
+  API_KEY_CACHE_TTL: z.coerce.number().int().min(0).default(30).describe('seconds'),
+  ALLOWED_ORIGINS: z.string().default(''),
+  SHUTDOWN_TIMEOUT: positiveInt.default(10).describe('seconds'),
+});
+
+export type Env = z.input<typeof envSchema>;

@@ -1,0 +1,3 @@
+export * from './config.module';
+export * from './platform-config';
+export { envSchema } from './config.schema';

@@ -1,0 +1,26 @@
+import { BadRequestException } from '@nestjs/common';
+
+/** Opaque keyset cursor over (created_at, id). */
+export interface PageCursor {
+  at: Date;
+  id: string;
+}
+
+export function encodeCursor(c: PageCursor): string {
+  return Buffer.from(`${c.at.toISOString()}|${c.id}`).toString('base64url');
+}
+
+export function decodeCursor(raw: string): PageCursor {
+  const text = Buffer.from(raw, 'base64url').toString('utf8');
+  const [at, id] = text.split('|');
+  const date = new Date(at ?? '');
+  if (!id || Number.isNaN(date.getTime()) || !/^[0-9a-f-]{1,40}$/i.test(id)) {
+    throw new BadRequestException('cursor is not valid: pass the nextCursor of a previous page');
+  }
+  return { at: date, id };
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}

@@ -1,0 +1,3 @@
+export * from './http-exception.filter';
+export * from './logging';
+export * from './observability.module';
