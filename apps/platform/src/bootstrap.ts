@@ -12,6 +12,7 @@ export async function createPlatformApp(config: PlatformConfig): Promise<NestExp
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
     bufferLogs: true,
     bodyParser: false,
+    abortOnError: false,
   });
   app.useLogger(app.get(Logger));
   app.disable('x-powered-by');

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { PGlite } from '@electric-sql/pglite';
-import type { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { PGlite } from '@electric-sql/pglite';
+import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 
 /**
  * PGlite served over the Postgres wire protocol on a loopback port, so the embedded database
@@ -18,13 +18,6 @@ export class EmbeddedPostgres {
 
   /** `dataDir` of `memory://` keeps everything in memory (tests). */
   static async start(dataDir: string): Promise<EmbeddedPostgres> {
-    // Both packages are ESM-only; a dynamic import keeps this CommonJS build working.
-    const { PGlite } =
-      await dynamicImport<typeof import('@electric-sql/pglite')>('@electric-sql/pglite');
-    const { PGLiteSocketServer } = await dynamicImport<
-      typeof import('@electric-sql/pglite-socket')
-    >('@electric-sql/pglite-socket');
-
     const inMemory = dataDir.startsWith('memory://');
     const location = inMemory ? dataDir : resolve(dataDir, 'pgdata');
     let lockFile: string | undefined;
@@ -77,6 +70,3 @@ function isAlive(pid: number): boolean {
     return false;
   }
 }
-
-// eslint-disable-next-line @typescript-eslint/no-implied-eval
-const dynamicImport = new Function('s', 'return import(s)') as <T>(specifier: string) => Promise<T>;

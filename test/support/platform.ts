@@ -1,0 +1,90 @@
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { Client } from 'pg';
+import request from 'supertest';
+import { loadConfig, PlatformConfig } from '@app/config';
+import { createPlatformApp } from '../../apps/platform/src/bootstrap';
+
+export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdefghijkl';
+export const ADMIN = { Authorization: `Bearer ${ADMIN_TOKEN}` };
+
+export interface TestPlatform {
+  app: NestExpressApplication;
+  config: PlatformConfig;
+  url: string;
+  http: () => ReturnType<typeof request>;
+  close: () => Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
+    });
+  });
+}
+
+/** A fresh database on the server named by DATABASE_URL, dropped again by the returned function. */
+export async function freshServerDatabase(
+  serverUrl: string,
+): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `mcp_test_${randomBytes(6).toString('hex')}`;
+  const admin = new Client({ connectionString: serverUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const c = new Client({ connectionString: serverUrl });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+/**
+ * The real application on a real database: embedded PGlite in memory by default, or a fresh
+ * database on the Postgres server in DATABASE_URL. Listening on a loopback port.
+ */
+export async function startPlatform(env: Record<string, string> = {}): Promise<TestPlatform> {
+  const port = await freePort();
+  const server = process.env.DATABASE_URL
+    ? await freshServerDatabase(process.env.DATABASE_URL)
+    : undefined;
+  const config = loadConfig({
+    ADMIN_TOKEN,
+    DATA_DIR: 'memory://',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    PORT: String(port),
+    ...(server ? { DATABASE_URL: server.url } : {}),
+    ...env,
+  });
+  const app = await createPlatformApp(config);
+  await app.listen(config.port, config.host);
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    app,
+    config,
+    url,
+    http: () => request(url),
+    close: async () => {
+      await app.close();
+      await server?.drop();
+    },
+  };
+}
+
+let counter = 0;
+/** A slug no other test in this run uses. */
+export function uniqueSlug(prefix = 't'): string {
+  counter += 1;
+  return `${prefix}-${Date.now().toString(36)}-${counter}`;
+}
