@@ -3,8 +3,10 @@ import { AdminModule } from '@app/admin';
 import { AuthModule } from '@app/auth';
 import { ConfigModule, PlatformConfig } from '@app/config';
 import { DatabaseModule } from '@app/database';
+import { McpModule } from '@app/mcp';
 import { ObservabilityModule } from '@app/observability';
 import { TenancyModule } from '@app/tenancy';
+import { ToolsModule } from '@app/tools';
 
 @Module({})
 export class AppModule {
@@ -17,7 +19,9 @@ export class AppModule {
         DatabaseModule,
         TenancyModule,
         AuthModule,
+        ToolsModule,
         AdminModule,
+        McpModule,
       ],
     };
   }

@@ -11,6 +11,8 @@ import {
 import { z } from 'zod';
 import { Authenticated } from '@app/auth';
 import { ApiKeysService, TenantsService } from '@app/tenancy';
+import { ToolRegistry } from '@app/tools';
+import { assertKnown } from './catalog';
 import { schemaRef } from './openapi-schemas';
 import {
   ApiKeyView,
@@ -36,6 +38,7 @@ export class KeysController {
   constructor(
     private readonly tenants: TenantsService,
     private readonly keys: ApiKeysService,
+    private readonly registry: ToolRegistry,
   ) {}
 
   @Post()
@@ -44,6 +47,7 @@ export class KeysController {
   @ApiCreatedResponse({ schema: IssuedKeyRef })
   @ApiNotFoundResponse({ description: 'No such tenant' })
   async create(@Param('tenant') slug: string, @Body() body: z.output<typeof CreateKeyBody>) {
+    assertKnown(this.registry, body);
     const tenant = await this.tenants.getBySlug(slug);
     return issuedKeyView(await this.keys.create(tenant.id, body), tenant.slug);
   }
@@ -76,6 +80,7 @@ export class KeysController {
     @Param('id') id: string,
     @Body() body: z.output<typeof UpdateKeyBody>,
   ) {
+    assertKnown(this.registry, body);
     const tenant = await this.tenants.getBySlug(slug);
     return apiKeyView(await this.keys.update(tenant.id, id, body), tenant.slug);
   }

@@ -38,22 +38,46 @@ const tools = z
   .max(200)
   .transform((t) => [...new Set(t)]);
 
+const origins = z
+  .array(
+    z.string().refine(
+      (o) => {
+        try {
+          const u = new URL(o);
+          return (u.protocol === 'https:' || u.protocol === 'http:') && u.origin === o;
+        } catch {
+          return false;
+        }
+      },
+      {
+        message:
+          'each origin must be scheme://host[:port] with no path, e.g. https://app.example.com',
+      },
+    ),
+  )
+  .max(50)
+  .transform((o) => [...new Set(o)]);
+
 export const CreateTenantBody = z.strictObject({
   slug: z.string().regex(SLUG_PATTERN, {
     message:
       'must be 1-63 lowercase letters, digits or hyphens, not starting or ending with a hyphen',
   }),
   name: text(200),
+  allowedOrigins: origins.optional(),
 });
 
 export const UpdateTenantBody = z
   .strictObject({
     name: text(200).optional(),
     status: z.enum(TENANT_STATUSES).optional(),
+    allowedOrigins: origins.optional(),
   })
   .refine((b) => Object.keys(b).length > 0, {
-    message: 'nothing to change: send name and/or status',
+    message: 'nothing to change: send name, status and/or allowedOrigins',
   });
+
+export const SetToolBody = z.strictObject({ enabled: z.boolean() });
 
 export const CreateKeyBody = z.strictObject({
   name: text(200),
@@ -103,8 +127,17 @@ export const TenantView = z.object({
   slug: z.string(),
   name: z.string(),
   status: z.enum(TENANT_STATUSES),
+  allowedOrigins: z.array(z.string()),
   createdAt: timestamp,
   updatedAt: timestamp,
+});
+
+export const ToolView = z.object({
+  name: z.string(),
+  title: z.string().nullable(),
+  description: z.string(),
+  requiredScopes: z.array(z.string()),
+  enabled: z.boolean(),
 });
 
 export const ApiKeyView = z.object({

@@ -31,7 +31,8 @@ export class TenantsController {
   @ApiCreatedResponse({ schema: TenantRef })
   @ApiConflictResponse({ description: 'The slug is taken' })
   async create(@Body() body: z.output<typeof CreateTenantBody>) {
-    return tenantView(await this.tenants.create(body));
+    const { allowedOrigins, ...rest } = body;
+    return tenantView(await this.tenants.create({ ...rest, settings: { allowedOrigins } }));
   }
 
   @Get()

@@ -9,6 +9,7 @@ export function tenantView(t: Tenant) {
     slug: t.slug,
     name: t.name,
     status: t.status,
+    allowedOrigins: t.settings.allowedOrigins ?? [],
     createdAt: t.createdAt.toISOString(),
     updatedAt: t.updatedAt.toISOString(),
   };

@@ -1,7 +1,11 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
+import { type Extension, PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+
+// The contrib entry's type declarations are ESM-only; its CommonJS build is what runs.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { pg_trgm } = require('@electric-sql/pglite/contrib/pg_trgm') as { pg_trgm: Extension };
 
 /**
  * PGlite served over the Postgres wire protocol on a loopback port, so the embedded database
@@ -27,7 +31,7 @@ export class EmbeddedPostgres {
       acquireLock(lockFile);
     }
     try {
-      const db = await PGlite.create(location);
+      const db = await PGlite.create(location, { extensions: { pg_trgm } });
       const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 16 });
       await server.start();
       const address = (server as unknown as { server: import('node:net').Server }).server.address();

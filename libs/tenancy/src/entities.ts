@@ -10,9 +10,19 @@ import {
 export const TENANT_STATUSES = ['active', 'suspended'] as const;
 export type TenantStatus = (typeof TENANT_STATUSES)[number];
 
+export interface TenantJwtSettings {
+  issuer: string;
+  jwksUri: string;
+  audience?: string;
+  scopesClaim?: string;
+  algorithms?: string[];
+}
+
 export interface TenantSettings {
   /** Browser origins allowed to call the MCP endpoint, in addition to the platform's list. */
   allowedOrigins?: string[];
+  /** The tenant's own identity provider, for JWT bearer tokens. */
+  auth?: { jwt?: TenantJwtSettings };
 }
 
 @Entity('tenants')

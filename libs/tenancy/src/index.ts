@@ -7,3 +7,4 @@ export * from './tenancy.module';
 export * from './tenants.service';
 export * from './key-usage.recorder';
 export * from './ttl-cache';
+export * from './tool-grants.service';

@@ -5,11 +5,19 @@ import { ChangeFeed } from './change-feed';
 import { KeyUsageRecorder } from './key-usage.recorder';
 import { ApiKey, PlatformSetting, Tenant, ToolGrant } from './entities';
 import { TenantsService } from './tenants.service';
+import { ToolGrantsService } from './tool-grants.service';
 
 @Global()
 @Module({
   imports: [TypeOrmModule.forFeature([Tenant, ApiKey, ToolGrant, PlatformSetting])],
-  providers: [TenantsService, ApiKeysService, ChangeFeed, KeyUsageRecorder],
-  exports: [TenantsService, ApiKeysService, ChangeFeed, KeyUsageRecorder, TypeOrmModule],
+  providers: [TenantsService, ApiKeysService, ToolGrantsService, ChangeFeed, KeyUsageRecorder],
+  exports: [
+    TenantsService,
+    ApiKeysService,
+    ToolGrantsService,
+    ChangeFeed,
+    KeyUsageRecorder,
+    TypeOrmModule,
+  ],
 })
 export class TenancyModule {}

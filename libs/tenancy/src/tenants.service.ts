@@ -17,7 +17,7 @@ export interface CreateTenant {
 export interface UpdateTenant {
   name?: string;
   status?: TenantStatus;
-  settings?: TenantSettings;
+  allowedOrigins?: string[];
 }
 
 @Injectable()
@@ -73,7 +73,9 @@ export class TenantsService {
 
   async update(slug: string, patch: UpdateTenant): Promise<Tenant> {
     const tenant = await this.getBySlug(slug);
-    Object.assign(tenant, patch);
+    const { allowedOrigins, ...fields } = patch;
+    Object.assign(tenant, fields);
+    if (allowedOrigins) tenant.settings = { ...tenant.settings, allowedOrigins };
     const saved = await this.tenants.save(tenant);
     this.changes.publish({ kind: 'tenant', tenantId: saved.id, slug: saved.slug });
     return saved;

@@ -1,4 +1,5 @@
 import { Foundation1763700000000 } from './1763700000000-foundation';
+import { Notes1763800000000 } from './1763800000000-notes';
 
 /** Every migration, in order. `npm run migration:create -- <name>` adds a file; list it here. */
-export const migrations = [Foundation1763700000000];
+export const migrations = [Foundation1763700000000, Notes1763800000000];

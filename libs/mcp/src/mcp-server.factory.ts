@@ -1,0 +1,113 @@
+import { Injectable } from '@nestjs/common';
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import {
+  CallToolRequestSchema,
+  ErrorCode,
+  ListToolsRequestSchema,
+  McpError,
+  type ServerNotification,
+  type ServerRequest,
+  type Tool,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import type { Principal } from '@app/auth';
+import { ToolGrantsService } from '@app/tenancy';
+import {
+  decideToolAccess,
+  invokeTool,
+  TenantToolGrants,
+  ToolContext,
+  ToolRegistry,
+  ToolTenant,
+} from '@app/tools';
+
+type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+
+export const SERVER_INFO = { name: 'mcp-platform', version: '0.1.0' } as const;
+
+/** The principal of the HTTP request carrying this message, put there by the controller. */
+export function principalOf(extra: Extra): Principal {
+  const principal = extra.authInfo?.extra?.principal as Principal | undefined;
+  if (!principal)
+    throw new McpError(ErrorCode.InternalError, 'request reached the server unauthenticated');
+  return principal;
+}
+
+export function notFound(name: string): McpError {
+  return new McpError(ErrorCode.InvalidParams, `Tool ${name} not found`);
+}
+
+/**
+ * Builds the SDK server for one tenant. Construction only registers two handlers; tool
+ * definitions and their JSON Schemas come precomputed from the registry, so building one per
+ * request (stateless mode) stays cheap.
+ */
+@Injectable()
+export class McpServerFactory {
+  constructor(
+    private readonly registry: ToolRegistry,
+    private readonly grants: ToolGrantsService,
+  ) {}
+
+  create(tenant: ToolTenant): Server {
+    const server = new Server(SERVER_INFO, {
+      capabilities: { tools: { listChanged: true }, logging: {} },
+      instructions: `Tools of the "${tenant.slug}" tenant. Call whoami to see your scopes.`,
+    });
+
+    server.setRequestHandler(ListToolsRequestSchema, async (_req, extra) => ({
+      tools: this.visibleTools(principalOf(extra), await this.grants.forTenant(tenant.id)),
+    }));
+
+    server.setRequestHandler(CallToolRequestSchema, async (req, extra) => {
+      const principal = principalOf(extra);
+      const tool = this.registry.get(req.params.name);
+      const decision = decideToolAccess(principal, tool, await this.grants.forTenant(tenant.id));
+      if (decision.kind === 'hidden' || !tool) throw notFound(req.params.name);
+      if (decision.kind === 'insufficient_scope') {
+        throw new McpError(
+          ErrorCode.InvalidRequest,
+          `insufficient scope: ${tool.name} needs ${decision.scopes.join(' ')}`,
+        );
+      }
+      return invokeTool(
+        tool,
+        req.params.arguments,
+        this.context(server, tenant, principal, tool.name, extra),
+      );
+    });
+    return server;
+  }
+
+  visibleTools(principal: Principal, grants: TenantToolGrants): Tool[] {
+    const tools: Tool[] = [];
+    for (const tool of this.registry.all()) {
+      if (decideToolAccess(principal, tool, grants).kind === 'allowed') tools.push(tool.listEntry);
+    }
+    return tools;
+  }
+
+  private context(
+    server: Server,
+    tenant: ToolTenant,
+    principal: Principal,
+    toolName: string,
+    extra: Extra,
+  ): ToolContext {
+    const progressToken = extra._meta?.progressToken;
+    return {
+      tenant,
+      principal,
+      signal: extra.signal,
+      progress: async (progress, total, message) => {
+        if (progressToken === undefined) return;
+        await extra.sendNotification({
+          method: 'notifications/progress',
+          params: { progressToken, progress, total, message },
+        });
+      },
+      log: (level, data) =>
+        server.sendLoggingMessage({ level, logger: toolName, data }, extra.sessionId),
+    };
+  }
+}

@@ -1,0 +1,243 @@
+import { randomUUID } from 'node:crypto';
+import { Controller, Delete, ForbiddenException, Get, Post, Req, Res } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
+import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import type { Response } from 'express';
+import {
+  Authenticated,
+  AuthenticatedRequest,
+  bearerChallenge,
+  Principal,
+  resourceMetadataUrl,
+} from '@app/auth';
+import { PlatformConfig } from '@app/config';
+import { Tenant, ToolGrantsService } from '@app/tenancy';
+import { decideToolAccess, ToolRegistry } from '@app/tools';
+import {
+  isToolsCall,
+  JSONRPC_INVALID_REQUEST,
+  JSONRPC_SESSION_NOT_FOUND,
+  sendJsonRpcError,
+} from './jsonrpc';
+import { McpServerFactory } from './mcp-server.factory';
+import { McpSession, SessionStore } from './session-store';
+
+type McpRequest = AuthenticatedRequest & { auth?: AuthInfo; tenant: Tenant; user: Principal };
+
+const SESSION_HEADER = 'mcp-session-id';
+
+/**
+ * The hosted MCP endpoint of each tenant. The global guard has already resolved the tenant and
+ * authenticated this very request; here the HTTP-level rules run, then the SDK transport.
+ */
+@ApiExcludeController()
+@Authenticated('tenant-member')
+@Controller('t/:tenant')
+export class McpController {
+  constructor(
+    private readonly config: PlatformConfig,
+    private readonly factory: McpServerFactory,
+    private readonly sessions: SessionStore,
+    private readonly registry: ToolRegistry,
+    private readonly grants: ToolGrantsService,
+  ) {}
+
+  @Post('mcp')
+  async post(@Req() req: McpRequest, @Res() res: Response): Promise<void> {
+    if (!(await this.precheck(req, res))) return;
+    if (this.config.mcpStateless) return this.serveStateless(req, res);
+
+    const sessionId = req.headers[SESSION_HEADER];
+    if (typeof sessionId === 'string') {
+      const session = this.sessionFor(req, res, sessionId, 'streamable');
+      if (session)
+        await (session.transport as StreamableHTTPServerTransport).handleRequest(
+          req,
+          res,
+          req.body,
+        );
+      return;
+    }
+    if (!isInitializeRequest(req.body)) {
+      return sendJsonRpcError(
+        res,
+        400,
+        JSONRPC_INVALID_REQUEST,
+        'Bad Request: no Mcp-Session-Id header; start with an initialize request',
+      );
+    }
+    await this.startSession(req, res);
+  }
+
+  @Get('mcp')
+  async stream(@Req() req: McpRequest, @Res() res: Response): Promise<void> {
+    await this.forwardToSession(req, res);
+  }
+
+  @Delete('mcp')
+  async end(@Req() req: McpRequest, @Res() res: Response): Promise<void> {
+    await this.forwardToSession(req, res);
+  }
+
+  /** Legacy HTTP+SSE transport (protocol 2024-11-05): the event stream. */
+  @Get('sse')
+  async sse(@Req() req: McpRequest, @Res() res: Response): Promise<void> {
+    this.attachAuth(req);
+    const transport = new SSEServerTransport(`/t/${req.tenant.slug}/messages`, res);
+    const server = this.factory.create(req.tenant);
+    this.sessions.add(this.session('sse', transport.sessionId, req, server, transport));
+    transport.onclose = () => this.sessions.remove(transport.sessionId);
+    await server.connect(transport);
+  }
+
+  /** Legacy HTTP+SSE transport: client-to-server messages. */
+  @Post('messages')
+  async messages(@Req() req: McpRequest, @Res() res: Response): Promise<void> {
+    if (!(await this.precheck(req, res))) return;
+    const sessionId = typeof req.query.sessionId === 'string' ? req.query.sessionId : '';
+    const session = this.sessionFor(req, res, sessionId, 'sse');
+    if (session)
+      await (session.transport as SSEServerTransport).handlePostMessage(req, res, req.body);
+  }
+
+  /**
+   * Checks that do not need the SDK: batches are refused, and a `tools/call` the principal lacks
+   * scopes for is answered with HTTP 403 and a step-up challenge, decided by the same ToolPolicy
+   * the SDK handlers use.
+   */
+  private async precheck(req: McpRequest, res: Response): Promise<boolean> {
+    if (Array.isArray(req.body)) {
+      sendJsonRpcError(
+        res,
+        400,
+        JSONRPC_INVALID_REQUEST,
+        'JSON-RPC batches are not supported: send one message per request',
+      );
+      return false;
+    }
+    this.attachAuth(req);
+    if (isToolsCall(req.body)) {
+      const tool = this.registry.get(req.body.params.name);
+      const decision = decideToolAccess(req.user, tool, await this.grants.forTenant(req.tenant.id));
+      if (decision.kind === 'insufficient_scope') {
+        const scope = decision.scopes.join(' ');
+        res.setHeader(
+          'WWW-Authenticate',
+          bearerChallenge({
+            error: 'insufficient_scope',
+            scope,
+            resource_metadata: resourceMetadataUrl(this.config.publicUrl, req.tenant.slug),
+            error_description: `${req.body.params.name} needs ${scope}`,
+          }),
+        );
+        throw new ForbiddenException(
+          `insufficient scope: tool ${req.body.params.name} needs ${scope}; ask for a key or token with it`,
+        );
+      }
+    }
+    return true;
+  }
+
+  private attachAuth(req: McpRequest): void {
+    req.auth = {
+      token: '',
+      clientId: req.user.id,
+      scopes: [...req.user.scopes],
+      extra: { principal: req.user },
+    };
+  }
+
+  private async serveStateless(req: McpRequest, res: Response): Promise<void> {
+    const server = this.factory.create(req.tenant);
+    const transport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: undefined,
+      enableJsonResponse: true,
+    });
+    res.on('close', () => {
+      void server.close();
+    });
+    await server.connect(transport);
+    await transport.handleRequest(req, res, req.body);
+  }
+
+  private async startSession(req: McpRequest, res: Response): Promise<void> {
+    const server = this.factory.create(req.tenant);
+    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      onsessioninitialized: (id) =>
+        this.sessions.add(this.session('streamable', id, req, server, transport)),
+      onsessionclosed: (id) => this.sessions.remove(id),
+    });
+    transport.onclose = () => this.sessions.remove(transport.sessionId);
+    await server.connect(transport);
+    await transport.handleRequest(req, res, req.body);
+    if (!transport.sessionId) await server.close();
+  }
+
+  private async forwardToSession(req: McpRequest, res: Response): Promise<void> {
+    if (this.config.mcpStateless) {
+      res.setHeader('Allow', 'POST');
+      return sendJsonRpcError(
+        res,
+        405,
+        JSONRPC_INVALID_REQUEST,
+        'Method not allowed: this server is stateless; use POST',
+      );
+    }
+    const sessionId = req.headers[SESSION_HEADER];
+    if (typeof sessionId !== 'string') {
+      return sendJsonRpcError(
+        res,
+        400,
+        JSONRPC_INVALID_REQUEST,
+        'Bad Request: Mcp-Session-Id header is required',
+      );
+    }
+    this.attachAuth(req);
+    const session = this.sessionFor(req, res, sessionId, 'streamable');
+    if (session)
+      await (session.transport as StreamableHTTPServerTransport).handleRequest(req, res, req.body);
+  }
+
+  /** A session of another principal is answered exactly like one that does not exist. */
+  private sessionFor(
+    req: McpRequest,
+    res: Response,
+    id: string,
+    kind: McpSession['kind'],
+  ): McpSession | undefined {
+    const session = this.sessions.find(id, req.tenant.id, req.user.id);
+    if (!session || session.kind !== kind) {
+      sendJsonRpcError(
+        res,
+        404,
+        JSONRPC_SESSION_NOT_FOUND,
+        'Session not found: initialize a new session',
+      );
+      return undefined;
+    }
+    return session;
+  }
+
+  private session(
+    kind: McpSession['kind'],
+    id: string,
+    req: McpRequest,
+    server: McpSession['server'],
+    transport: McpSession['transport'],
+  ): McpSession {
+    return {
+      id,
+      kind,
+      tenantId: req.tenant.id,
+      principalId: req.user.id,
+      keyId: req.user.keyId,
+      server,
+      transport,
+      lastSeen: Date.now(),
+    };
+  }
+}

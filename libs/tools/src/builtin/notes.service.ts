@@ -1,0 +1,52 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Repository } from 'typeorm';
+import type { Page } from '@app/database';
+import { PageRequest, paginate } from '@app/tenancy';
+import { Note } from './note.entity';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Tenant-private notes. Every query is bound to a tenant id. */
+@Injectable()
+export class NotesService {
+  constructor(@InjectRepository(Note) private readonly notes: Repository<Note>) {}
+
+  create(
+    tenantId: string,
+    input: { title: string; body: string; createdBy: string },
+  ): Promise<Note> {
+    return this.notes.save(this.notes.create({ tenantId, ...input }));
+  }
+
+  async get(tenantId: string, id: string): Promise<Note | null> {
+    return UUID.test(id) ? this.notes.findOneBy({ tenantId, id }) : null;
+  }
+
+  async delete(tenantId: string, id: string): Promise<boolean> {
+    if (!UUID.test(id)) return false;
+    const res = await this.notes.delete({ tenantId, id });
+    return (res.affected ?? 0) > 0;
+  }
+
+  list(tenantId: string, page: PageRequest): Promise<Page<Note>> {
+    return paginate(
+      this.notes.createQueryBuilder('n').where('n.tenant_id = :tenantId', { tenantId }),
+      'n',
+      page,
+    );
+  }
+
+  /** Case-insensitive substring match on title and body, newest first. */
+  search(tenantId: string, query: string, limit: number): Promise<Note[]> {
+    const pattern = `%${query.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    return this.notes
+      .createQueryBuilder('n')
+      .where('n.tenant_id = :tenantId', { tenantId })
+      .andWhere(`(n.title || ' ' || n.body) ILIKE :pattern`, { pattern })
+      .orderBy('n.created_at', 'DESC')
+      .addOrderBy('n.id', 'DESC')
+      .limit(limit)
+      .getMany();
+  }
+}

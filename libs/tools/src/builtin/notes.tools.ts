@@ -1,0 +1,126 @@
+import { Injectable } from '@nestjs/common';
+import { z } from 'zod';
+import { decodeCursor } from '@app/database';
+import { McpTool, RequireScopes } from '../decorators';
+import { type ToolContext, ToolInputError } from '../tool-context';
+import { Note } from './note.entity';
+import { NotesService } from './notes.service';
+
+const NoteOut = z.object({
+  id: z.string(),
+  title: z.string(),
+  body: z.string(),
+  createdAt: z.string(),
+});
+const NoteList = z.object({ items: z.array(NoteOut), nextCursor: z.string().nullable() });
+const NoteId = z.object({
+  id: z.string().max(64).describe('The note id returned by notes_create'),
+});
+const noControl = (s: string) => !/[\u0000]/.test(s);
+
+const CreateInput = z.object({
+  title: z.string().trim().min(1).max(200).refine(noControl, 'must not contain NUL characters'),
+  body: z.string().max(100_000).refine(noControl, 'must not contain NUL characters').default(''),
+});
+const ListInput = z.object({
+  limit: z.number().int().min(1).max(100).default(20),
+  cursor: z.string().max(200).optional().describe('nextCursor of the previous page'),
+});
+const SearchInput = z.object({
+  query: z.string().trim().min(1).max(200).refine(noControl, 'must not contain NUL characters'),
+  limit: z.number().int().min(1).max(100).default(20),
+});
+
+const view = (n: Note): z.infer<typeof NoteOut> => ({
+  id: n.id,
+  title: n.title,
+  body: n.body,
+  createdAt: n.createdAt.toISOString(),
+});
+
+@Injectable()
+export class NotesTools {
+  constructor(private readonly notes: NotesService) {}
+
+  @McpTool({
+    name: 'notes_create',
+    title: 'Create a note',
+    description: 'Stores a note (title and optional body) private to this tenant.',
+    input: CreateInput,
+    output: NoteOut,
+    annotations: { readOnlyHint: false, destructiveHint: false, openWorldHint: false },
+  })
+  @RequireScopes('notes:write')
+  async create(args: z.infer<typeof CreateInput>, ctx: ToolContext) {
+    return view(await this.notes.create(ctx.tenant.id, { ...args, createdBy: ctx.principal.id }));
+  }
+
+  @McpTool({
+    name: 'notes_delete',
+    title: 'Delete a note',
+    description: 'Deletes one of this tenant’s notes by id.',
+    input: NoteId,
+    output: z.object({ deleted: z.literal(true), id: z.string() }),
+    annotations: {
+      readOnlyHint: false,
+      destructiveHint: true,
+      idempotentHint: true,
+      openWorldHint: false,
+    },
+  })
+  @RequireScopes('notes:write')
+  async delete({ id }: z.infer<typeof NoteId>, ctx: ToolContext) {
+    if (!(await this.notes.delete(ctx.tenant.id, id)))
+      throw new ToolInputError(`no note with id "${id}"`);
+    return { deleted: true as const, id };
+  }
+
+  @McpTool({
+    name: 'notes_list',
+    title: 'List notes',
+    description: 'Lists this tenant’s notes, oldest first, a page at a time.',
+    input: ListInput,
+    output: NoteList,
+    annotations: { readOnlyHint: true, openWorldHint: false },
+  })
+  @RequireScopes('notes:read')
+  async list({ limit, cursor }: z.infer<typeof ListInput>, ctx: ToolContext) {
+    if (cursor) {
+      try {
+        decodeCursor(cursor);
+      } catch {
+        throw new ToolInputError('cursor is not valid: pass the nextCursor of a previous page');
+      }
+    }
+    const page = await this.notes.list(ctx.tenant.id, { limit, cursor });
+    return { items: page.items.map(view), nextCursor: page.nextCursor };
+  }
+
+  @McpTool({
+    name: 'notes_get',
+    title: 'Get a note',
+    description: 'Reads one of this tenant’s notes by id.',
+    input: NoteId,
+    output: NoteOut,
+    annotations: { readOnlyHint: true, openWorldHint: false },
+  })
+  @RequireScopes('notes:read')
+  async get({ id }: z.infer<typeof NoteId>, ctx: ToolContext) {
+    const note = await this.notes.get(ctx.tenant.id, id);
+    if (!note) throw new ToolInputError(`no note with id "${id}"`);
+    return view(note);
+  }
+
+  @McpTool({
+    name: 'notes_search',
+    title: 'Search notes',
+    description: 'Finds this tenant’s notes whose title or body contains the query, ignoring case.',
+    input: SearchInput,
+    output: z.object({ items: z.array(NoteOut) }),
+    annotations: { readOnlyHint: true, openWorldHint: false },
+  })
+  @RequireScopes('notes:read')
+  async search({ query, limit }: z.infer<typeof SearchInput>, ctx: ToolContext) {
+    return { items: (await this.notes.search(ctx.tenant.id, query, limit)).map(view) };
+  }
+}

@@ -1,0 +1,25 @@
+import { SetMetadata } from '@nestjs/common';
+import { DiscoveryService } from '@nestjs/core';
+import type { ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
+import type { z } from 'zod';
+
+/** A scope is `resource:action`, e.g. `notes:read`. */
+export type ScopeName = `${string}:${string}`;
+
+export interface McpToolOptions {
+  /** Unique across the platform; what clients call. */
+  name: string;
+  title?: string;
+  description: string;
+  input: z.ZodObject;
+  output?: z.ZodObject;
+  annotations?: ToolAnnotations;
+}
+
+/** Marks a provider method as an MCP tool. Found at boot by the ToolRegistry. */
+export const McpTool = DiscoveryService.createDecorator<McpToolOptions>();
+
+export const REQUIRED_SCOPES = 'mcp:required-scopes';
+
+/** Every listed scope is needed to see or call the tool. On a method or on the whole class. */
+export const RequireScopes = (...scopes: ScopeName[]) => SetMetadata(REQUIRED_SCOPES, scopes);

@@ -1,0 +1,59 @@
+import { Logger } from '@nestjs/common';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { z } from 'zod';
+import { ToolContext, ToolInputError } from './tool-context';
+import type { ToolDefinition } from './tool-registry';
+
+const logger = new Logger('ToolInvoker');
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message))
+    .join('; ');
+}
+
+export function toolError(text: string): CallToolResult {
+  return { isError: true, content: [{ type: 'text', text }] };
+}
+
+function toResult(tool: ToolDefinition, out: unknown): CallToolResult {
+  if (out === undefined || out === null) return { content: [] };
+  if (typeof out === 'string') return { content: [{ type: 'text', text: out }] };
+  const text = JSON.stringify(out);
+  if (tool.output) {
+    return { content: [{ type: 'text', text }], structuredContent: out as Record<string, unknown> };
+  }
+  return { content: [{ type: 'text', text }] };
+}
+
+/**
+ * Validates arguments and runs a tool. The caller's mistakes and the tool's failures both come
+ * back as tool errors (`isError: true`) the model can read, never as protocol errors.
+ */
+export async function invokeTool(
+  tool: ToolDefinition,
+  args: unknown,
+  ctx: ToolContext,
+): Promise<CallToolResult> {
+  const parsed = tool.input.safeParse(args ?? {});
+  if (!parsed.success) {
+    return toolError(`invalid arguments for ${tool.name}: ${describeIssues(parsed.error)}`);
+  }
+  try {
+    return toResult(tool, await tool.handler(parsed.data, ctx));
+  } catch (err) {
+    if (err instanceof ToolInputError) return toolError(err.message);
+    if (ctx.signal.aborted) return toolError(`${tool.name} was cancelled`);
+    logger.error(
+      { err, tool: tool.name, tenant: ctx.tenant.slug },
+      `tool ${tool.name} failed: ${(err as Error)?.message}`,
+    );
+    // Plain errors are thrown on purpose by tool code and say what went wrong; anything else
+    // (database, type errors) may carry internals, so the caller gets a generic message.
+    const message =
+      err instanceof Error && err.constructor === Error
+        ? err.message
+        : 'an internal error occurred';
+    return toolError(`${tool.name} failed: ${message}`);
+  }
+}

@@ -1,0 +1,112 @@
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
+import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
+import { TENANT_ADMIN_SCOPE } from '@app/auth';
+import { McpTool, McpToolOptions, REQUIRED_SCOPES } from './decorators';
+import type { ToolContext } from './tool-context';
+
+export interface ToolDefinition {
+  readonly name: string;
+  readonly title?: string;
+  readonly description: string;
+  readonly requiredScopes: readonly string[];
+  readonly input: z.ZodObject;
+  readonly output?: z.ZodObject;
+  /** The `tools/list` entry, JSON Schemas included, computed once at boot. */
+  readonly listEntry: Tool;
+  readonly handler: (args: unknown, ctx: ToolContext) => Promise<unknown>;
+}
+
+function jsonSchema(schema: z.ZodObject): Tool['inputSchema'] {
+  const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<
+    string,
+    unknown
+  >;
+  delete json.$schema;
+  return { ...json, type: 'object' } as Tool['inputSchema'];
+}
+
+/** Every @McpTool in the application, discovered once at boot. */
+@Injectable()
+export class ToolRegistry implements OnModuleInit {
+  private tools = new Map<string, ToolDefinition>();
+  private scopeCatalog: readonly string[] = [TENANT_ADMIN_SCOPE];
+
+  constructor(
+    private readonly discovery: DiscoveryService,
+    private readonly scanner: MetadataScanner,
+    private readonly reflector: Reflector,
+  ) {}
+
+  onModuleInit(): void {
+    const tools = new Map<string, ToolDefinition>();
+    for (const wrapper of this.discovery.getProviders()) {
+      const instance = wrapper.instance as Record<string, unknown> | undefined;
+      if (!instance || typeof instance !== 'object' || !wrapper.isDependencyTreeStatic()) continue;
+      const proto = Object.getPrototypeOf(instance) as object;
+      for (const method of this.scanner.getAllMethodNames(proto)) {
+        const options = this.discovery.getMetadataByDecorator(McpTool, wrapper, method);
+        if (!options) continue;
+        if (tools.has(options.name)) {
+          throw new Error(
+            `duplicate MCP tool name "${options.name}" (on ${wrapper.name}.${method}); tool names must be unique`,
+          );
+        }
+        const fn = instance[method] as (args: unknown, ctx: ToolContext) => unknown;
+        const requiredScopes =
+          this.reflector.getAllAndOverride<string[] | undefined>(REQUIRED_SCOPES, [
+            fn,
+            instance.constructor as () => unknown,
+          ]) ?? [];
+        tools.set(options.name, this.define(options, requiredScopes, fn.bind(instance)));
+      }
+    }
+    this.tools = tools;
+    const scopes = new Set([TENANT_ADMIN_SCOPE]);
+    for (const t of tools.values()) t.requiredScopes.forEach((s) => scopes.add(s));
+    this.scopeCatalog = [...scopes].sort();
+  }
+
+  private define(
+    o: McpToolOptions,
+    requiredScopes: string[],
+    fn: (args: unknown, ctx: ToolContext) => unknown,
+  ): ToolDefinition {
+    const listEntry: Tool = {
+      name: o.name,
+      ...(o.title ? { title: o.title } : {}),
+      description: o.description,
+      inputSchema: jsonSchema(o.input),
+      ...(o.output ? { outputSchema: jsonSchema(o.output) as Tool['outputSchema'] } : {}),
+      ...(o.annotations ? { annotations: o.annotations } : {}),
+    };
+    return Object.freeze({
+      name: o.name,
+      title: o.title,
+      description: o.description,
+      requiredScopes: Object.freeze([...new Set(requiredScopes)].sort()),
+      input: o.input,
+      output: o.output,
+      listEntry: Object.freeze(listEntry),
+      handler: async (args: unknown, ctx: ToolContext) => fn(args, ctx),
+    });
+  }
+
+  get(name: string): ToolDefinition | undefined {
+    return this.tools.get(name);
+  }
+
+  all(): Iterable<ToolDefinition> {
+    return this.tools.values();
+  }
+
+  names(): string[] {
+    return [...this.tools.keys()];
+  }
+
+  /** Every scope a key or token can usefully hold: the tools' scopes plus tenant:admin. */
+  scopes(): readonly string[] {
+    return this.scopeCatalog;
+  }
+}

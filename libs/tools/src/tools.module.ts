@@ -1,0 +1,17 @@
+import { Global, Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { CoreTools } from './builtin/core.tools';
+import { MathTools } from './builtin/math.tools';
+import { Note } from './builtin/note.entity';
+import { NotesService } from './builtin/notes.service';
+import { NotesTools } from './builtin/notes.tools';
+import { ToolRegistry } from './tool-registry';
+
+@Global()
+@Module({
+  imports: [DiscoveryModule, TypeOrmModule.forFeature([Note])],
+  providers: [ToolRegistry, NotesService, CoreTools, MathTools, NotesTools],
+  exports: [ToolRegistry],
+})
+export class ToolsModule {}
