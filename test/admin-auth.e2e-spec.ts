@@ -461,7 +461,7 @@ describe('admin API: authentication and authorization', () => {
       // Rotate before revoke (a revoked key cannot be rotated), delete last.
       const order = [0, 1, 2, 3, 5, 6, 7, 8, 10, 9, 4];
       for (const i of order) {
-        const r = routes[i]!;
+        const r = routes[i];
         const res = await send(r, ADMIN);
         expect({ route: label(r), status: res.status }).toEqual({
           route: label(r),

@@ -260,7 +260,8 @@ describe('admin API: keys', () => {
     it('returns the key as created, without its secret', async () => {
       const key = await createKey(p, slug, { name: 'readable', scopes: ['notes:read'] });
       const res = await p.http().get(keyUrl(key.id)).set(ADMIN).expect(200);
-      const { secret: _secret, ...view } = key;
+      const view: Partial<KeyBody> = { ...key };
+      delete view.secret;
       expect(res.body).toEqual(view);
     });
   });
@@ -379,6 +380,11 @@ describe('admin API: keys', () => {
         () => ({ name: 'k', scopes: 'notes:read' }),
         /scopes: .*expected array/,
       ],
+      [
+        'a scope no tool uses',
+        () => ({ name: 'k', scopes: ['notes:read', 'billing:read'] }),
+        /scopes: unknown billing:read/,
+      ],
       ['no scopes', () => ({ name: 'k' }), /scopes/],
       [
         'a tool that is not a name',
@@ -389,6 +395,11 @@ describe('admin API: keys', () => {
         'tools as a string',
         () => ({ name: 'k', scopes: [], tools: 'echo' }),
         /tools: .*expected array/,
+      ],
+      [
+        'a tool that does not exist',
+        () => ({ name: 'k', scopes: [], tools: ['echo', 'no_such_tool'] }),
+        /tools: unknown no_such_tool/,
       ],
       [
         'an expiry in the past',
@@ -470,6 +481,16 @@ describe('admin API: keys', () => {
         /tools\.0: each tool must be a tool name/,
       ],
       [
+        'a tool that does not exist',
+        () => ({ tools: ['no_such_tool'] }),
+        /tools: unknown no_such_tool/,
+      ],
+      [
+        'a scope no tool uses',
+        () => ({ scopes: ['billing:read'] }),
+        /scopes: unknown billing:read/,
+      ],
+      [
         'an expiry in the past',
         () => ({ expiresAt: anHourAgo() }),
         /expiresAt: must be in the future/,
@@ -537,7 +558,7 @@ describe('admin API: keys', () => {
       const theirs = await createKey(p, other, { name: 'theirs', scopes: ['tenant:admin'] });
       for (const [method, path, body] of [
         ['get', keyUrl(theirs.id), undefined],
-        ['patch', keyUrl(theirs.id), { name: 'hijacked', scopes: ['tenant:admin', 'x:y'] }],
+        ['patch', keyUrl(theirs.id), { name: 'hijacked', scopes: ['tenant:admin', 'notes:write'] }],
         ['post', `${keyUrl(theirs.id)}/revoke`, undefined],
         ['post', `${keyUrl(theirs.id)}/rotate`, {}],
       ] as const) {
@@ -635,11 +656,12 @@ describe('admin API: keys', () => {
         .send({ graceSeconds: 600 })
         .expect(201);
       await useKey(key.secret).expect(200);
-      await p
+      const revoked = await p
         .http()
         .post(`${keyUrl(key.id)}/revoke`)
         .set(ADMIN)
         .expect(200);
+      expect(revoked.body.previousSecretValidUntil).toBeNull();
       await useKey(key.secret).expect(401);
       await useKey(rotated.body.secret).expect(401);
     });

@@ -1,3 +1,4 @@
+import { DataSource } from 'typeorm';
 import { ADMIN, startPlatform, TestPlatform, uniqueSlug } from './support/platform';
 
 describe('admin API: tenants', () => {
@@ -24,6 +25,7 @@ describe('admin API: tenants', () => {
       slug,
       name: 'Acme Corp',
       status: 'active',
+      allowedOrigins: [],
       createdAt: expect.any(String),
       updatedAt: expect.any(String),
     });
@@ -194,7 +196,7 @@ describe('admin API: tenants', () => {
 
     await p.http().get(`/admin/tenants/${slug}`).set(ADMIN).expect(404);
     await p.http().get(`/admin/tenants/${slug}/keys`).set('X-API-Key', key.body.secret).expect(401);
-    const db = p.app.get(require('typeorm').DataSource);
+    const db = p.app.get(DataSource);
     const [{ count }] = await db.query(
       'SELECT count(*)::int AS count FROM api_keys WHERE id = $1',
       [key.body.id],

@@ -64,7 +64,7 @@ describe.each<TransportKind>(['streamable', 'sse'])('MCP endpoint over %s', (kin
     const c = await open(t.slug, t.key);
     const res = await c.callTool({ name: 'add', arguments: { a: 'two', b: 1 } });
     expect(res.isError).toBe(true);
-    expect((res.content as { text: string }[])[0]!.text).toMatch(
+    expect((res.content as { text: string }[])[0].text).toMatch(
       /invalid arguments for add: a: .*number/,
     );
   });

@@ -1,9 +1,13 @@
 import { randomBytes } from 'node:crypto';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { createServer } from 'node:net';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { Client } from 'pg';
 import request from 'supertest';
 import { loadConfig, PlatformConfig } from '@app/config';
+import { EmbeddedPostgres } from '@app/database';
 import { createPlatformApp } from '../../apps/platform/src/bootstrap';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdefghijkl';
@@ -51,11 +55,32 @@ export async function freshServerDatabase(
 }
 
 /**
+ * Every in-memory PGlite would run initdb (seconds); one dump of a fresh cluster, shared by the
+ * whole run through a temp file, is loaded instead. Migrations still run on every start.
+ */
+async function useMemoryTemplate(): Promise<void> {
+  if (EmbeddedPostgres.memoryTemplate) return;
+  const pkgFile = join(dirname(require.resolve('@electric-sql/pglite')), '..', 'package.json');
+  const { version } = JSON.parse(await readFile(pkgFile, 'utf8')) as { version: string };
+  const file = join(tmpdir(), `mcp-platform-pglite-template-${version}.tar`);
+  try {
+    EmbeddedPostgres.memoryTemplate = new Blob([await readFile(file)]);
+  } catch {
+    const dump = await EmbeddedPostgres.dumpFreshCluster();
+    const tmp = `${file}.${process.pid}`;
+    await writeFile(tmp, Buffer.from(await dump.arrayBuffer()));
+    await rename(tmp, file);
+    EmbeddedPostgres.memoryTemplate = dump;
+  }
+}
+
+/**
  * The real application on a real database: embedded PGlite in memory by default, or a fresh
  * database on the Postgres server in DATABASE_URL. Listening on a loopback port.
  */
 export async function startPlatform(env: Record<string, string> = {}): Promise<TestPlatform> {
   const port = await freePort();
+  if (!process.env.DATABASE_URL) await useMemoryTemplate();
   const server = process.env.DATABASE_URL
     ? await freshServerDatabase(process.env.DATABASE_URL)
     : undefined;
@@ -67,7 +92,7 @@ export async function startPlatform(env: Record<string, string> = {}): Promise<T
     ...(server ? { DATABASE_URL: server.url } : {}),
     ...env,
   });
-  const app = await createPlatformApp(config);
+  const app = await createPlatformApp(config, { forceCloseConnections: true });
   await app.listen(config.port, config.host);
   const url = `http://127.0.0.1:${port}`;
   return {

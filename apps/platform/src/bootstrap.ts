@@ -2,25 +2,32 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Logger } from 'nestjs-pino';
 import { PlatformConfig } from '@app/config';
+import { bodyParserErrors, requestIdMiddleware } from '@app/observability';
 import { AppModule } from './app.module';
 import { mountOpenApi } from './openapi';
 
 export const BODY_LIMIT = '1mb';
 
 /** Builds the configured application without listening; main.ts and the e2e tests share it. */
-export async function createPlatformApp(config: PlatformConfig): Promise<NestExpressApplication> {
+export async function createPlatformApp(
+  config: PlatformConfig,
+  options: { forceCloseConnections?: boolean } = {},
+): Promise<NestExpressApplication> {
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
     bufferLogs: true,
     bodyParser: false,
     abortOnError: false,
+    forceCloseConnections: options.forceCloseConnections ?? false,
   });
   app.useLogger(app.get(Logger));
+  app.use(requestIdMiddleware);
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
   app.useBodyParser('json', {
     limit: BODY_LIMIT,
     type: ['application/json', 'application/*+json'],
   });
+  app.use(bodyParserErrors);
   app.enableShutdownHooks();
   mountOpenApi(app);
   return app;

@@ -14,6 +14,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
       {
         type: 'http',
         scheme: 'bearer',
+        bearerFormat: 'admin token or API key',
         description: 'ADMIN_TOKEN, or an API key with tenant:admin',
       },
       'bearer',

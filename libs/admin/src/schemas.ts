@@ -5,13 +5,16 @@ export const SCOPE_PATTERN = /^[a-z][a-z0-9_-]{0,31}:[a-z][a-z0-9_-]{0,31}$/;
 export const TOOL_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 const MAX_GRACE_SECONDS = 30 * 24 * 3600;
 
+const hasControlCharacters = (s: string) =>
+  [...s].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f);
+
 const text = (max: number) =>
   z
     .string()
     .trim()
     .min(1, { message: 'must not be empty' })
     .max(max, { message: `must be at most ${max} characters` })
-    .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), {
+    .refine((s) => !hasControlCharacters(s), {
       message: 'must not contain control characters',
     });
 

@@ -24,7 +24,14 @@ export const envSchema = z.object({
   PUBLIC_URL: url(['http:', 'https:']).optional(),
   DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
   DATA_DIR: z.string().min(1).default('./.data'),
-  ADMIN_TOKEN: z.string().min(32, { message: 'must be at least 32 characters' }).optional(),
+  ADMIN_TOKEN: z
+    .string()
+    .min(32, { message: 'must be at least 32 characters' })
+    .refine((t) => !t.startsWith('mcp_') && !t.includes('.') && !/\s/.test(t), {
+      message:
+        'must not start with mcp_ or contain dots or spaces (those shapes are API keys and JWTs)',
+    })
+    .optional(),
   REDIS_URL: url(['redis:', 'rediss:']).optional(),
   MCP_STATELESS: bool.default(false),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

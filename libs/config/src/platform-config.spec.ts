@@ -39,6 +39,15 @@ describe(loadConfig.name, () => {
     }
   });
 
+  it('refuses an ADMIN_TOKEN shaped like an API key or a JWT', () => {
+    expect(() => loadConfig({ ADMIN_TOKEN: 'mcp_' + 'a'.repeat(40) })).toThrow(
+      /ADMIN_TOKEN: must not start with mcp_/,
+    );
+    expect(() => loadConfig({ ADMIN_TOKEN: 'header.payload.signature-long-enough-1234' })).toThrow(
+      ConfigError,
+    );
+  });
+
   it('treats empty variables as unset', () => {
     expect(loadConfig({ DATABASE_URL: '', ADMIN_TOKEN: '' }).adminToken).toBeUndefined();
   });

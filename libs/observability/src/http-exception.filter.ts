@@ -9,22 +9,13 @@ import {
 import type { Response } from 'express';
 import { STATUS_CODES } from 'node:http';
 
-/** Body-parser and similar errors carry an HTTP status and a client-facing cause. */
+/** http-errors style errors carry a status and say whether their message is safe to show. */
 interface StatusError {
   status?: number;
   statusCode?: number;
-  type?: string;
   expose?: boolean;
   message?: string;
 }
-
-const PARSER_MESSAGES: Record<string, string> = {
-  'entity.parse.failed': 'request body is not valid JSON',
-  'entity.too.large': 'request body is larger than the 1 MiB limit',
-  'encoding.unsupported': 'request body encoding is not supported',
-  'charset.unsupported': 'request body charset is not supported',
-  'request.aborted': 'request was aborted by the client',
-};
 
 function defaultMessage(status: number): string {
   return status === 503 ? 'service unavailable; retry shortly' : (STATUS_CODES[status] ?? 'error');
@@ -56,7 +47,11 @@ export class HttpExceptionFilter implements ExceptionFilter {
       const body = exception.getResponse();
       if (typeof body === 'string') return { status: exception.getStatus(), message: body };
       // Keep structured details (e.g. the health check's) next to the standard fields.
-      const { message: raw, statusCode: _s, error: _e, ...extra } = body as Record<string, unknown>;
+      const extra = { ...(body as Record<string, unknown>) };
+      const raw = extra.message;
+      delete extra.message;
+      delete extra.statusCode;
+      delete extra.error;
       const message = Array.isArray(raw)
         ? raw.join('; ')
         : typeof raw === 'string'
@@ -69,9 +64,7 @@ export class HttpExceptionFilter implements ExceptionFilter {
     if (typeof status === 'number' && status >= 400 && status < 500) {
       return {
         status,
-        message:
-          PARSER_MESSAGES[e.type ?? ''] ??
-          (e.expose && e.message ? e.message : STATUS_CODES[status]!),
+        message: e.expose && e.message ? e.message : STATUS_CODES[status]!,
       };
     }
     this.logger.error(exception instanceof Error ? exception.stack : String(exception));

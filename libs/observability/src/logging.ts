@@ -31,7 +31,19 @@ export function loggableUrl(url: string | undefined): string {
   return `${url.slice(0, q)}?${names.join('&')}`;
 }
 
+/** Assigns the request id before anything else runs, so every response carries it. */
+export function requestIdMiddleware(
+  req: IncomingMessage,
+  res: ServerResponse,
+  next: () => void,
+): void {
+  requestId(req, res);
+  next();
+}
+
 export function requestId(req: IncomingMessage, res: ServerResponse): string {
+  const assigned = res.getHeader('X-Request-Id');
+  if (typeof assigned === 'string') return assigned;
   const incoming = req.headers['x-request-id'];
   const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
   res.setHeader('X-Request-Id', id);

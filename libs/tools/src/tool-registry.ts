@@ -24,7 +24,7 @@ function jsonSchema(schema: z.ZodObject): Tool['inputSchema'] {
     unknown
   >;
   delete json.$schema;
-  return { ...json, type: 'object' } as Tool['inputSchema'];
+  return { ...json, type: 'object' };
 }
 
 /** Every @McpTool in the application, discovered once at boot. */
@@ -78,7 +78,7 @@ export class ToolRegistry implements OnModuleInit {
       ...(o.title ? { title: o.title } : {}),
       description: o.description,
       inputSchema: jsonSchema(o.input),
-      ...(o.output ? { outputSchema: jsonSchema(o.output) as Tool['outputSchema'] } : {}),
+      ...(o.output ? { outputSchema: jsonSchema(o.output) } : {}),
       ...(o.annotations ? { annotations: o.annotations } : {}),
     };
     return Object.freeze({
@@ -89,7 +89,7 @@ export class ToolRegistry implements OnModuleInit {
       input: o.input,
       output: o.output,
       listEntry: Object.freeze(listEntry),
-      handler: async (args: unknown, ctx: ToolContext) => fn(args, ctx),
+      handler: (args: unknown, ctx: ToolContext) => Promise.resolve(fn(args, ctx)),
     });
   }
 

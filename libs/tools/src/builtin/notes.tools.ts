@@ -16,7 +16,7 @@ const NoteList = z.object({ items: z.array(NoteOut), nextCursor: z.string().null
 const NoteId = z.object({
   id: z.string().max(64).describe('The note id returned by notes_create'),
 });
-const noControl = (s: string) => !/[\u0000]/.test(s);
+const noControl = (s: string) => !s.includes('\u0000');
 
 const CreateInput = z.object({
   title: z.string().trim().min(1).max(200).refine(noControl, 'must not contain NUL characters'),
