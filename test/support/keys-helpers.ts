@@ -1,12 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NestExpressApplication } from '@nestjs/platform-express';
-import request from 'supertest';
-import { loadConfig } from '@app/config';
-import { createPlatformApp } from '../../apps/platform/src/bootstrap';
-import { ADMIN, ADMIN_TOKEN, freshServerDatabase, TestPlatform, uniqueSlug } from './platform';
+import { ADMIN, freshServerDatabase, launchPlatform, TestPlatform, uniqueSlug } from './platform';
 
 /** The JSON of an API key as the admin API returns it (with `secret` only on create and rotate). */
 export interface KeyBody {
@@ -56,17 +51,6 @@ export async function createKey(
 
 export const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
-}
-
 /**
  * Storage that outlives one application instance: a fresh directory for the embedded database,
  * or a fresh database on the server in DATABASE_URL. `env` points an app at it.
@@ -92,23 +76,6 @@ export async function persistentStorage(): Promise<PersistentStorage> {
  * The real application on the given storage; closing it leaves the storage as it is, so another
  * instance can start on it. `ADMIN_TOKEN: ''` in env starts it without an admin token.
  */
-export async function startOn(env: Record<string, string>): Promise<TestPlatform> {
-  const port = await freePort();
-  const config = loadConfig({
-    ADMIN_TOKEN,
-    DATA_DIR: 'memory://',
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-    PORT: String(port),
-    ...env,
-  });
-  const app: NestExpressApplication = await createPlatformApp(config);
-  await app.listen(config.port, config.host);
-  const url = `http://127.0.0.1:${port}`;
-  return {
-    app,
-    config,
-    url,
-    http: () => request(url),
-    close: () => app.close(),
-  };
+export function startOn(env: Record<string, string>): Promise<TestPlatform> {
+  return launchPlatform(env);
 }

@@ -79,17 +79,33 @@ async function useMemoryTemplate(): Promise<void> {
  * database on the Postgres server in DATABASE_URL. Listening on a loopback port.
  */
 export async function startPlatform(env: Record<string, string> = {}): Promise<TestPlatform> {
-  const port = await freePort();
   if (!process.env.DATABASE_URL) await useMemoryTemplate();
   const server = process.env.DATABASE_URL
     ? await freshServerDatabase(process.env.DATABASE_URL)
     : undefined;
+  return launchPlatform({ ...(server ? { DATABASE_URL: server.url } : {}), ...env }, server?.drop);
+}
+
+let launched = 0;
+
+/**
+ * Starts the app with the test defaults under `env`. Every instance logs at debug level to its own
+ * file in MCP_E2E_LOG_DIR (set by test/global-setup.js), which the global teardown scans for
+ * secrets. `ADMIN_TOKEN: ''` in env starts it without an admin token.
+ */
+export async function launchPlatform(
+  env: Record<string, string>,
+  dispose?: () => Promise<void>,
+): Promise<TestPlatform> {
+  const port = await freePort();
+  const logDir = process.env.MCP_E2E_LOG_DIR;
+  launched += 1;
   const config = loadConfig({
     ADMIN_TOKEN,
     DATA_DIR: 'memory://',
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? (logDir ? 'debug' : 'silent'),
+    ...(logDir ? { LOG_FILE: join(logDir, `${process.pid}-${launched}.log`) } : {}),
     PORT: String(port),
-    ...(server ? { DATABASE_URL: server.url } : {}),
     ...env,
   });
   const app = await createPlatformApp(config, { forceCloseConnections: true });
@@ -102,7 +118,7 @@ export async function startPlatform(env: Record<string, string> = {}): Promise<T
     http: () => request(url),
     close: async () => {
       await app.close();
-      await server?.drop();
+      await dispose?.();
     },
   };
 }

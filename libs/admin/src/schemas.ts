@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { JWT_ALGORITHMS } from '@app/auth';
 import { SLUG_PATTERN, TENANT_STATUSES } from '@app/tenancy';
 
 export const SCOPE_PATTERN = /^[a-z][a-z0-9_-]{0,31}:[a-z][a-z0-9_-]{0,31}$/;
@@ -169,4 +170,50 @@ export const ErrorView = z.object({
   statusCode: z.number().int(),
   error: z.string(),
   message: z.string(),
+});
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+const secureUrl = (what: string) =>
+  z
+    .string()
+    .max(2000)
+    .refine(
+      (v) => {
+        try {
+          const u = new URL(v);
+          return (
+            u.protocol === 'https:' || (u.protocol === 'http:' && LOOPBACK.has(u.hostname))
+          );
+        } catch {
+          return false;
+        }
+      },
+      { message: `${what} must be an https URL (http only for localhost)` },
+    );
+
+export const TenantAuthBody = z.strictObject({
+  jwt: z
+    .strictObject({
+      issuer: secureUrl('issuer'),
+      jwksUri: secureUrl('jwksUri'),
+      audience: z.string().min(1).max(500).optional(),
+      scopesClaim: z
+        .string()
+        .regex(/^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/, { message: 'must be a claim name, e.g. scp or permissions' })
+        .optional(),
+      algorithms: z.array(z.enum(JWT_ALGORITHMS)).min(1).optional(),
+    })
+    .nullable(),
+});
+
+export const TenantAuthView = z.object({
+  jwt: z
+    .object({
+      issuer: z.string(),
+      jwksUri: z.string(),
+      audience: z.string().optional(),
+      scopesClaim: z.string().optional(),
+      algorithms: z.array(z.string()).optional(),
+    })
+    .nullable(),
 });

@@ -6,6 +6,8 @@ import { ApiKeyVerifier } from './api-key.verifier';
 import { PlatformAuthGuard } from './platform-auth.guard';
 import { AdminTokenStrategy } from './strategies/admin-token.strategy';
 import { ApiKeyStrategy } from './strategies/api-key.strategy';
+import { JwtStrategy } from './strategies/jwt.strategy';
+import { JwksCache } from './jwks-cache';
 
 @Global()
 @Module({
@@ -15,8 +17,10 @@ import { ApiKeyStrategy } from './strategies/api-key.strategy';
     ApiKeyVerifier,
     ApiKeyStrategy,
     AdminTokenStrategy,
+    JwtStrategy,
+    JwksCache,
     { provide: APP_GUARD, useClass: PlatformAuthGuard },
   ],
-  exports: [AdminTokenService, ApiKeyVerifier],
+  exports: [AdminTokenService, ApiKeyVerifier, JwksCache],
 })
 export class AuthModule {}

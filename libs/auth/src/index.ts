@@ -6,3 +6,4 @@ export * from './credentials';
 export * from './decorators';
 export * from './platform-auth.guard';
 export * from './principal';
+export * from './jwks-cache';

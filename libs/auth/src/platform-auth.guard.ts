@@ -4,6 +4,7 @@ import {
   ForbiddenException,
   HttpException,
   Injectable,
+  Logger,
   NotFoundException,
   UnauthorizedException,
 } from '@nestjs/common';
@@ -18,6 +19,16 @@ import { Access, ACCESS_KEY, AuthenticatedRequest, PUBLIC_KEY } from './decorato
 import { isPlatformAdmin, Principal, TENANT_ADMIN_SCOPE } from './principal';
 import { ADMIN_TOKEN_STRATEGY } from './strategies/admin-token.strategy';
 import { API_KEY_STRATEGY } from './strategies/api-key.strategy';
+import { JWT_STRATEGY } from './strategies/jwt.strategy';
+
+/** Turns every JWT refusal (passport-jwt's info or a thrown reason) into a 401 that says why. */
+class JwtPassportGuard extends AuthGuard(JWT_STRATEGY) {
+  override handleRequest<TUser>(err: unknown, user: TUser, info: unknown): TUser {
+    if (user && !err) return user;
+    const reason = (err as Error | undefined)?.message ?? (info as Error | undefined)?.message;
+    throw new UnauthorizedException(`bearer token rejected: ${reason ?? 'not a valid token'}`);
+  }
+}
 
 /**
  * The one global guard. Routes are closed unless marked @Public(); the credential's shape picks the
@@ -25,9 +36,11 @@ import { API_KEY_STRATEGY } from './strategies/api-key.strategy';
  */
 @Injectable()
 export class PlatformAuthGuard implements CanActivate {
-  private readonly strategies: Partial<Record<CredentialKind, CanActivate>> = {
+  private readonly logger = new Logger('Auth');
+  private readonly strategies: Record<CredentialKind, CanActivate> = {
     'api-key': new (AuthGuard(API_KEY_STRATEGY))(),
     'admin-token': new (AuthGuard(ADMIN_TOKEN_STRATEGY))(),
+    jwt: new JwtPassportGuard(),
   };
 
   constructor(
@@ -51,10 +64,13 @@ export class PlatformAuthGuard implements CanActivate {
     }
 
     try {
-      await this.authenticate(ctx, req);
+      await this.authenticate(ctx, req, slug);
     } catch (err) {
       if (err instanceof UnauthorizedException) {
         res.setHeader('WWW-Authenticate', this.challenge(access, slug));
+        if (req.tenant) {
+          this.logger.warn({ tenant: req.tenant.slug, reason: err.message }, 'credential refused');
+        }
       }
       throw err;
     }
@@ -63,7 +79,11 @@ export class PlatformAuthGuard implements CanActivate {
     return true;
   }
 
-  private async authenticate(ctx: ExecutionContext, req: AuthenticatedRequest): Promise<void> {
+  private async authenticate(
+    ctx: ExecutionContext,
+    req: AuthenticatedRequest,
+    slug: string | undefined,
+  ): Promise<void> {
     if (hasQueryCredential(req)) {
       throw new UnauthorizedException(
         'credentials in the URL are refused (URLs end up in logs): send them in the Authorization or X-API-Key header',
@@ -78,13 +98,16 @@ export class PlatformAuthGuard implements CanActivate {
     if (!credential.value) {
       throw new UnauthorizedException('Authorization header must be `Bearer <token>`');
     }
-    const strategy = this.strategies[credential.kind];
-    if (!strategy) {
-      throw new UnauthorizedException(
-        'JWT bearer tokens are accepted only on a tenant with an identity provider configured',
-      );
+    if (credential.kind === 'jwt') {
+      // A JWT is verified against the identity provider of the tenant the route names.
+      req.tenant ??= (slug !== undefined ? await this.tenants.resolve(slug) : null) ?? undefined;
+      if (!req.tenant?.settings.auth?.jwt) {
+        throw new UnauthorizedException(
+          'JWT bearer tokens are accepted only on the routes of a tenant with an identity provider configured',
+        );
+      }
     }
-    await strategy.canActivate(ctx);
+    await this.strategies[credential.kind].canActivate(ctx);
   }
 
   private async authorize(

@@ -35,6 +35,7 @@ export const envSchema = z.object({
   REDIS_URL: url(['redis:', 'rediss:']).optional(),
   MCP_STATELESS: bool.default(false),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_FILE: z.string().min(1).optional().describe('append JSON logs here instead of stdout'),
   SESSION_IDLE_TTL: positiveInt.default(900).describe('seconds'),
   MAX_SESSIONS_PER_TENANT: positiveInt.default(1000),
   API_KEY_CACHE_TTL: z.coerce.number().int().min(0).default(30).describe('seconds'),

@@ -11,6 +11,7 @@ export class PlatformConfig {
   readonly redisUrl?: string;
   readonly mcpStateless!: boolean;
   readonly logLevel!: string;
+  readonly logFile?: string;
   readonly sessionIdleTtlMs!: number;
   readonly maxSessionsPerTenant!: number;
   readonly apiKeyCacheTtlMs!: number;
@@ -46,6 +47,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PlatformConfig
     redisUrl: e.REDIS_URL,
     mcpStateless: e.MCP_STATELESS,
     logLevel: e.LOG_LEVEL,
+    logFile: e.LOG_FILE,
     sessionIdleTtlMs: e.SESSION_IDLE_TTL * 1000,
     maxSessionsPerTenant: e.MAX_SESSIONS_PER_TENANT,
     apiKeyCacheTtlMs: e.API_KEY_CACHE_TTL * 1000,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Params } from 'nestjs-pino';
+import pino from 'pino';
 import { PlatformConfig } from '@app/config';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -51,8 +52,11 @@ export function requestId(req: IncomingMessage, res: ServerResponse): string {
 }
 
 export function loggerParams(config: PlatformConfig): Params {
+  // Asynchronous writes keep logging off the request path; pino flushes them on exit.
+  const stream = pino.destination({ dest: config.logFile ?? 1, sync: false, mkdir: true, append: true });
   return {
     pinoHttp: {
+      stream,
       level: config.logLevel,
       genReqId: requestId,
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },

@@ -4,7 +4,13 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { isUniqueViolation, Page } from '@app/database';
 import { ChangeFeed } from './change-feed';
-import { SLUG_PATTERN, Tenant, TenantSettings, TenantStatus } from './entities';
+import {
+  SLUG_PATTERN,
+  Tenant,
+  TenantJwtSettings,
+  TenantSettings,
+  TenantStatus,
+} from './entities';
 import { PageRequest, paginate } from './paging';
 import { TtlCache } from './ttl-cache';
 
@@ -76,6 +82,15 @@ export class TenantsService {
     const { allowedOrigins, ...fields } = patch;
     Object.assign(tenant, fields);
     if (allowedOrigins) tenant.settings = { ...tenant.settings, allowedOrigins };
+    const saved = await this.tenants.save(tenant);
+    this.changes.publish({ kind: 'tenant', tenantId: saved.id, slug: saved.slug });
+    return saved;
+  }
+
+  async setJwtSettings(slug: string, jwt: TenantJwtSettings | null): Promise<Tenant> {
+    const tenant = await this.getBySlug(slug);
+    const { auth: _previous, ...rest } = tenant.settings;
+    tenant.settings = jwt ? { ...rest, auth: { jwt } } : rest;
     const saved = await this.tenants.save(tenant);
     this.changes.publish({ kind: 'tenant', tenantId: saved.id, slug: saved.slug });
     return saved;

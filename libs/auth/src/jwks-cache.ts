@@ -1,0 +1,127 @@
+import { createPublicKey, KeyObject } from 'node:crypto';
+import { Injectable, Logger } from '@nestjs/common';
+import type { TenantJwtSettings } from '@app/tenancy';
+
+/** Asymmetric algorithms only: `none` and every HMAC algorithm are refused before any key lookup. */
+export const JWT_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+] as const;
+export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
+
+const FRESH_FOR_MS = 10 * 60_000;
+const MIN_REFETCH_INTERVAL_MS = 30_000;
+const FETCH_TIMEOUT_MS = 3_000;
+const MAX_JWKS_BYTES = 256 * 1024;
+
+interface KeySet {
+  keys: Map<string, KeyObject>;
+  fetchedAt: number;
+}
+
+interface Entry {
+  set?: KeySet;
+  lastAttempt: number;
+  inflight?: Promise<KeySet>;
+}
+
+export class JwtRejected extends Error {}
+
+function decodeHeader(token: string): { kid?: string; alg?: string } {
+  try {
+    const part = token.split('.')[0] ?? '';
+    const header = JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as unknown;
+    return typeof header === 'object' && header ? (header as { kid?: string; alg?: string }) : {};
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * Signing keys of tenants' identity providers. Keys are fetched with a timeout, kept after they go
+ * stale so an unreachable provider does not lock users out, refreshed after ten minutes, and
+ * refetched for an unknown `kid` at most once per 30 seconds per provider.
+ */
+@Injectable()
+export class JwksCache {
+  private readonly logger = new Logger(JwksCache.name);
+  private readonly entries = new Map<string, Entry>();
+
+  /** The public key that should have signed this token, or a reason it cannot be verified. */
+  async keyFor(settings: TenantJwtSettings, token: string): Promise<KeyObject> {
+    const { kid, alg } = decodeHeader(token);
+    const allowed = settings.algorithms?.length ? settings.algorithms : JWT_ALGORITHMS;
+    if (!alg || !(allowed as readonly string[]).includes(alg)) {
+      throw new JwtRejected(`algorithm ${alg ?? '(none)'} is not accepted; use one of ${allowed.join(', ')}`);
+    }
+    const entry = this.entries.get(settings.jwksUri) ?? { lastAttempt: 0 };
+    this.entries.set(settings.jwksUri, entry);
+
+    let set = entry.set;
+    if (!set || Date.now() - set.fetchedAt > FRESH_FOR_MS) {
+      set = (await this.refresh(settings.jwksUri, entry, !set)) ?? set;
+    }
+    let key = set && pick(set, kid);
+    if (!key && set && Date.now() - entry.lastAttempt > MIN_REFETCH_INTERVAL_MS) {
+      set = (await this.refresh(settings.jwksUri, entry, true)) ?? set;
+      key = set && pick(set, kid);
+    }
+    if (!set) throw new JwtRejected('the identity provider’s signing keys could not be fetched; try again shortly');
+    if (!key) throw new JwtRejected(`no signing key ${kid ? `with kid "${kid}"` : 'matches the token'} at the identity provider`);
+    return key;
+  }
+
+  forget(jwksUri: string): void {
+    this.entries.delete(jwksUri);
+  }
+
+  /** Fetches now; on failure returns undefined (the caller keeps stale keys), or throws nothing. */
+  private async refresh(uri: string, entry: Entry, mustHave: boolean): Promise<KeySet | undefined> {
+    if (!mustHave && Date.now() - entry.lastAttempt < MIN_REFETCH_INTERVAL_MS) return undefined;
+    entry.inflight ??= this.fetchKeys(uri).finally(() => (entry.inflight = undefined));
+    entry.lastAttempt = Date.now();
+    try {
+      entry.set = await entry.inflight;
+      return entry.set;
+    } catch (err) {
+      this.logger.warn(`JWKS ${uri} unavailable: ${(err as Error).message}${entry.set ? '; using cached keys' : ''}`);
+      return undefined;
+    }
+  }
+
+  private async fetchKeys(uri: string): Promise<KeySet> {
+    const res = await fetch(uri, {
+      signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
+      headers: { accept: 'application/json' },
+      redirect: 'error',
+    });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    const text = await res.text();
+    if (text.length > MAX_JWKS_BYTES) throw new Error('JWKS document too large');
+    const doc = JSON.parse(text) as { keys?: unknown };
+    if (!Array.isArray(doc.keys)) throw new Error('not a JWKS document (no "keys" array)');
+    const keys = new Map<string, KeyObject>();
+    doc.keys.forEach((jwk: Record<string, unknown>, i) => {
+      if (jwk.use && jwk.use !== 'sig') return;
+      if (jwk.kty !== 'RSA' && jwk.kty !== 'EC') return;
+      try {
+        keys.set(typeof jwk.kid === 'string' ? jwk.kid : `#${i}`, createPublicKey({ key: jwk as never, format: 'jwk' }));
+      } catch {
+        // A malformed key in the set does not invalidate the others.
+      }
+    });
+    return { keys, fetchedAt: Date.now() };
+  }
+}
+
+function pick(set: KeySet, kid: string | undefined): KeyObject | undefined {
+  if (kid !== undefined) return set.keys.get(kid);
+  return set.keys.size === 1 ? set.keys.values().next().value : undefined;
+}
