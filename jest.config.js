@@ -1,5 +1,5 @@
 const paths = {
-  '^@app/(config|database|tenancy|auth|admin|observability|audit|tools|mcp)$': '<rootDir>/libs/$1/src',
+  '^@app/(config|database|tenancy|auth|admin|observability|audit|tools|mcp|ratelimit)$': '<rootDir>/libs/$1/src',
 };
 const transform = { '^.+\\.ts$': ['ts-jest', { diagnostics: false }] };
 module.exports = {

@@ -11,13 +11,17 @@
  *
  * Environment: BENCH_DURATION (s per measured run), BENCH_WARMUP (s), BENCH_ROUNDS,
  * BENCH_CONNECTIONS, BENCH_TENANTS (extra tenants for the auth figure; default 2,000 on the
- * embedded database, 10,000 with DATABASE_URL), BENCH_SESSIONS (e.g. "1000,5000"),
- * BENCH_NO_BUILD=1 (run the existing dist/ as is), BENCH_LOG_LEVEL (platform LOG_LEVEL, default
- * warn), DATABASE_URL (a Postgres server: every platform process gets a scratch database on it,
- * dropped at the end).
+ * embedded database, 10,000 with DATABASE_URL), BENCH_CREATE_CONCURRENCY (admin API requests in
+ * flight while creating them; default 1 on the embedded database), BENCH_SESSIONS (e.g.
+ * "1000,5000"), BENCH_RATE_LIMIT_PER_MINUTE (the platform's per-key and per-tenant limits,
+ * default 1,000,000: on, but never reached), BENCH_NO_BUILD=1 (run the existing dist/ as is), BENCH_LOG_LEVEL (the platform's
+ * LOG_LEVEL, default warn), DATABASE_URL (a Postgres server: every platform process gets a
+ * scratch database on it, dropped at the end).
  *
- * Every server runs in its own process on 127.0.0.1; the load generator (autocannon) runs in
- * this one. Numbers go to bench/results/<timestamp>.json and bench/results/latest.json.
+ * The platform is built first when dist/ is missing or older than the sources (as `npm start`
+ * does), and every platform process runs from a private copy of that build. Every server runs in
+ * its own process on 127.0.0.1; the load generator (autocannon) runs in this one. The numbers go
+ * to bench/results/<timestamp>.json and bench/results/latest.json. See bench/README.md.
  */
 const { spawn, spawnSync, execFileSync } = require('node:child_process');
 const { randomBytes } = require('node:crypto');
@@ -31,9 +35,12 @@ const { LATEST_PROTOCOL_VERSION } = require('@modelcontextprotocol/sdk/types.js'
 
 const ROOT = path.join(__dirname, '..');
 const RESULTS_DIR = path.join(__dirname, 'results');
-const MAIN_JS = path.join(ROOT, 'dist/apps/platform/apps/platform/src/main.js');
-const START_JS = path.join(ROOT, 'scripts/start.js');
-const CODEC_JS = path.join(ROOT, 'dist/apps/platform/libs/tenancy/src/api-key-codec.js');
+const DIST = path.join(ROOT, 'dist/apps/platform');
+const MAIN_REL = 'apps/platform/src/main.js';
+const CODEC_REL = 'libs/tenancy/src/api-key-codec.js';
+const MAIN_JS = path.join(DIST, MAIN_REL);
+/** The compiled app this run starts: a private copy of dist/ (see snapshotBuild). */
+let appDir = DIST;
 const HOST = '127.0.0.1';
 const RUN_ID = randomBytes(3).toString('hex');
 const ADMIN_TOKEN = `bench-admin-${randomBytes(24).toString('hex')}`;
@@ -53,7 +60,8 @@ const KEYS_PER_TENANT = 10;
 const argv = process.argv.slice(2);
 const has = (flag) => argv.includes(flag);
 if (require.main === module && (has('--help') || has('-h'))) {
-  process.stdout.write(fs.readFileSync(__filename, 'utf8').split('*/')[0].replace(/^[\s\S]*?\/\*\*/, '') + '\n');
+  const doc = fs.readFileSync(__filename, 'utf8').split(' */')[0].split('/**\n')[1];
+  process.stdout.write(`${doc.replace(/^ \* ?/gm, '')}`);
   process.exit(0);
 }
 if (require.main === module) {
@@ -87,6 +95,9 @@ const CONFIG = {
   warmup: envNumber('BENCH_WARMUP', QUICK ? 1 : 5),
   rounds: envNumber('BENCH_ROUNDS', QUICK ? 1 : 2, { min: 1 }),
   tenants: envNumber('BENCH_TENANTS', QUICK ? 200 : DATABASE_URL ? 10_000 : 2_000),
+  // The embedded database answers wrongly under concurrent queries (see bench/README.md),
+  // so tenants are created through the API one at a time there unless told otherwise.
+  createConcurrency: envNumber('BENCH_CREATE_CONCURRENCY', DATABASE_URL ? 8 : 1, { min: 1 }),
   sessions: (process.env.BENCH_SESSIONS || '1000,5000')
     .split(',')
     .map(Number)
@@ -95,6 +106,7 @@ const CONFIG = {
   toolsListRequests: QUICK ? 50 : 200,
   database: DATABASE_URL ? 'postgres (DATABASE_URL)' : 'embedded (PGlite)',
   logLevel: process.env.BENCH_LOG_LEVEL || 'warn',
+  rateLimitPerMinute: String(envNumber('BENCH_RATE_LIMIT_PER_MINUTE', 1_000_000)),
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -105,6 +117,7 @@ const tempDirs = new Set();
 const disposers = []; // async, run in reverse order
 let activeCannon;
 let cleaningUp;
+let interrupted = false;
 
 function cleanup() {
   if (!cleaningUp) {
@@ -139,6 +152,8 @@ process.on('exit', () => {
 
 for (const signal of require.main === module ? ['SIGINT', 'SIGTERM', 'SIGHUP'] : []) {
   process.on(signal, () => {
+    if (interrupted) return;
+    interrupted = true;
     process.stderr.write(`\n${signal}: stopping servers and cleaning up…\n`);
     const hardExit = setTimeout(() => process.exit(130), 30_000);
     hardExit.unref();
@@ -249,6 +264,22 @@ function ensureBuilt() {
   log(`built in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 }
 
+/**
+ * Every platform process of this run starts from one private copy of the build, so a rebuild of
+ * dist/ meanwhile (`nest build` empties it first) cannot break or change a run half-way. The
+ * copy sits in a temp dir with a node_modules link to the project's, and goes away at the end.
+ */
+function snapshotBuild() {
+  const dir = makeTempDir('mcp-bench-app-');
+  fs.cpSync(DIST, path.join(dir, 'dist'), { recursive: true });
+  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
+  disposers.push(async () => removeTempDir(dir));
+  appDir = path.join(dir, 'dist');
+  if (!fs.existsSync(path.join(appDir, MAIN_REL))) {
+    throw new Error(`${MAIN_JS} vanished while it was copied (a build running elsewhere?); try again`);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Storage: a fresh temp DATA_DIR (embedded) or a scratch database on the DATABASE_URL server
 
@@ -342,8 +373,17 @@ function waitForExit(child, ms) {
   });
 }
 
+function reportUnexpectedExit(entry, output) {
+  entry.child.once('exit', (code, signal) => {
+    if (entry.stopping || cleaningUp) return;
+    entry.died = `${entry.name} exited unexpectedly (${code ?? signal})`;
+    log(`\n${entry.died}; its last output:\n${output.tail.slice(-40).join('\n')}\n`);
+  });
+}
+
 async function stopChild(entry, graceMs = 20_000) {
   const { child } = entry;
+  entry.stopping = true;
   if (child.exitCode === null && child.signalCode === null) {
     child.kill('SIGTERM');
     if (!(await waitForExit(child, graceMs))) {
@@ -356,7 +396,7 @@ async function stopChild(entry, graceMs = 20_000) {
 }
 
 /**
- * Starts the platform in its own process (`node scripts/start.js`, which builds if stale) on a
+ * Starts the platform in its own process (the compiled main.js, as `npm start` runs it) on a
  * fresh database and waits until /readyz answers 200.
  */
 async function startPlatform(label, { stateless }) {
@@ -371,11 +411,14 @@ async function startPlatform(label, { stateless }) {
     ADMIN_TOKEN,
     LOG_LEVEL: CONFIG.logLevel,
     MCP_STATELESS: stateless ? 'true' : 'false',
+    // The limiter stays on (its cost is part of every request) but never trips at bench rates.
+    RATE_LIMIT_KEY_PER_MINUTE: CONFIG.rateLimitPerMinute,
+    RATE_LIMIT_TENANT_PER_MINUTE: CONFIG.rateLimitPerMinute,
   };
   delete env.PUBLIC_URL;
+  delete env.LOG_FILE;
   if (!DATABASE_URL) delete env.DATABASE_URL;
-  const script = process.env.BENCH_NO_BUILD === '1' ? MAIN_JS : START_JS;
-  const child = spawn(process.execPath, [script], {
+  const child = spawn(process.execPath, [path.join(appDir, MAIN_REL)], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -384,9 +427,10 @@ async function startPlatform(label, { stateless }) {
   children.add(entry);
   disposers.push(() => stopChild(entry));
   const output = trackOutput(entry.name, child);
+  reportUnexpectedExit(entry, output);
   const url = `http://${HOST}:${port}`;
   const t0 = Date.now();
-  const deadline = t0 + 240_000; // a build may run first
+  const deadline = t0 + 120_000;
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(
@@ -402,7 +446,7 @@ async function startPlatform(label, { stateless }) {
       /* not listening yet */
     }
     if (Date.now() > deadline) {
-      throw new Error(`${entry.name} not ready within 240 s:\n${output.tail.join('\n')}`);
+      throw new Error(`${entry.name} not ready within 120 s:\n${output.tail.join('\n')}`);
     }
     await sleep(100);
   }
@@ -414,6 +458,8 @@ async function startPlatform(label, { stateless }) {
     stateless,
     databaseUrl: storage.databaseUrl,
     output,
+    /** Why the process is gone, when it died on its own. */
+    died: () => entry.died,
     stop: () => stopChild(entry),
   };
 }
@@ -429,18 +475,21 @@ async function startReference(mode) {
   children.add(entry);
   disposers.push(() => stopChild(entry, 5_000));
   const output = trackOutput(entry.name, child);
+  let onEarlyExit;
   const port = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${entry.name} did not start within 30 s`)), 30_000);
     child.once('message', (m) => {
       clearTimeout(timer);
       resolve(m.ready);
     });
-    child.once('exit', (code) => {
+    onEarlyExit = (code) => {
       clearTimeout(timer);
       reject(new Error(`${entry.name} exited (${code}):\n${output.tail.join('\n')}`));
-    });
+    };
+    child.once('exit', onEarlyExit);
   });
-  child.removeAllListeners('exit');
+  child.off('exit', onEarlyExit);
+  reportUnexpectedExit(entry, output);
   log(`${entry.name} ready on http://${HOST}:${port}/mcp (pid ${child.pid})`);
   return { url: `http://${HOST}:${port}`, pid: child.pid, stop: () => stopChild(entry, 5_000) };
 }
@@ -582,7 +631,8 @@ function cannon(opts) {
   return new Promise((resolve, reject) => {
     activeCannon = autocannon(opts, (err, result) => {
       activeCannon = undefined;
-      if (err) reject(err);
+      if (interrupted) reject(new Error('interrupted'));
+      else if (err) reject(err);
       else resolve(result);
     });
   });
@@ -824,7 +874,7 @@ async function createManyTenants(platform, count) {
   let via;
   if (platform.databaseUrl) {
     via = 'sql';
-    const codec = require(CODEC_JS);
+    const codec = require(path.join(appDir, CODEC_REL));
     const { Client } = require('pg');
     const db = new Client({ connectionString: platform.databaseUrl });
     await db.connect();
@@ -864,11 +914,11 @@ async function createManyTenants(platform, count) {
       await db.end();
     }
   } else {
-    via = 'admin API';
+    via = `admin API, ${CONFIG.createConcurrency} at a time`;
     const indexes = Array.from({ length: count }, (_, i) => i);
     let done = 0;
     const step = Math.max(1, Math.floor(count / 10));
-    await pool(indexes, 8, async (i) => {
+    await pool(indexes, CONFIG.createConcurrency, async (i) => {
       const slug = `b${RUN_ID}-many-${i}`;
       await createTenant(platform.url, slug);
       const keys = [];
@@ -889,83 +939,122 @@ async function createManyTenants(platform, count) {
  * random tenants (which defeats the key and tenant caches).
  */
 async function measureAuth(platform) {
+  const res = {
+    request: 'tools/list (stateless), keys cycled per request',
+    keysPerTenant: KEYS_PER_TENANT,
+    tenantsAdded: 0,
+  };
+  /** One stage; on failure the stages so far are kept and the rest are skipped. */
+  const stage = async (name, fn) => {
+    if (res.failed) return;
+    try {
+      res[name] = await fn();
+    } catch (err) {
+      const died = platform.died();
+      res[name] = { error: died ? `${died}: ${err.message}` : err.message };
+      res.failed = name;
+      log(`auth stage "${name}" failed: ${res[name].error}`);
+    }
+  };
+
   const slug = `b${RUN_ID}-auth`;
   await createTenant(platform.url, slug);
   const keys = [];
   for (let k = 0; k < KEYS_PER_TENANT; k++) keys.push(await createKey(platform.url, slug, ['math:use'], `auth ${k}`));
   const url = `${platform.url}/t/${slug}/mcp`;
   const tenKeys = keys.map((key) => ({ headers: { authorization: `Bearer ${key}` } }));
-  const sameKeys = async (label) => {
-    if (CONFIG.warmup > 0) await load({ url, body: LIST_BODY, requests: tenKeys, duration: CONFIG.warmup, check: isToolList });
-    const r = await load({ url, body: LIST_BODY, requests: tenKeys, duration: CONFIG.duration, check: isToolList });
+  const drive = async (label, requests) => {
+    if (CONFIG.warmup > 0) await load({ url, body: LIST_BODY, requests, duration: CONFIG.warmup, check: isToolList });
+    const r = await load({ url, body: LIST_BODY, requests, duration: CONFIG.duration, check: isToolList });
     log(`auth ${label}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, errors ${r.errors}`);
+    if (r.errors) log(`  first error: ${r.non2xxSample || r.wrongBodySample || `${r.socketErrors} socket errors / ${r.timeouts} timeouts`}`);
     return r;
   };
-  const one = await sameKeys(`1 tenant × ${KEYS_PER_TENANT} keys`);
 
-  log(`creating ${CONFIG.tenants} more tenants × ${KEYS_PER_TENANT} keys (${platform.databaseUrl ? 'SQL' : 'admin API'})…`);
-  const many = await createManyTenants(platform, CONFIG.tenants);
-  log(`  created ${many.tenants.length} tenants in ${many.seconds.toFixed(1)} s via ${many.via}`);
-  // Let the key-usage flush and any cache churn from the creation settle.
-  await sleep(6000);
-  const after = await sameKeys(`${many.tenants.length + 1} tenants, same ${KEYS_PER_TENANT} keys`);
+  await stage('oneTenant', () => drive(`1 tenant × ${KEYS_PER_TENANT} keys`, tenKeys));
 
-  let spread = null;
-  if (many.tenants.length) {
-    const pool_ = many.tenants;
-    const pick = () => {
-      const t = pool_[Math.floor(Math.random() * pool_.length)];
-      return { slug: t.slug, key: t.keys[Math.floor(Math.random() * t.keys.length)] };
+  let many;
+  await stage('creation', async () => {
+    log(`creating ${CONFIG.tenants} more tenants × ${KEYS_PER_TENANT} keys (${platform.databaseUrl ? 'SQL' : 'admin API'})…`);
+    many = await createManyTenants(platform, CONFIG.tenants);
+    res.tenantsAdded = many.tenants.length;
+    log(`  created ${many.tenants.length} tenants in ${many.seconds.toFixed(1)} s via ${many.via}`);
+    // Let the key-usage flush and any cache churn from the creation settle.
+    await sleep(6000);
+    return {
+      via: many.via,
+      seconds: round(many.seconds, 1),
+      tenantsPerSecond: round(many.tenants.length / (many.seconds || 1), 1),
     };
-    const setupRequest = (req) => {
-      const { slug: s, key } = pick();
-      req.path = `/t/${s}/mcp`;
-      req.headers = { ...req.headers, authorization: `Bearer ${key}` };
-      return req;
-    };
-    const requests = [{ setupRequest }];
-    if (CONFIG.warmup > 0) await load({ url, body: LIST_BODY, requests, duration: CONFIG.warmup, check: isToolList });
-    spread = await load({ url, body: LIST_BODY, requests, duration: CONFIG.duration, check: isToolList });
-    log(`auth random key of ${many.tenants.length} tenants: ${spread.rps.toFixed(0)} req/s, p50 ${spread.p50} ms, p99 ${spread.p99} ms, errors ${spread.errors}`);
+  });
+
+  await stage('manyTenantsSameKeys', () =>
+    drive(`${res.tenantsAdded + 1} tenants, same ${KEYS_PER_TENANT} keys`, tenKeys),
+  );
+
+  if (many?.tenants.length) {
+    await stage('manyTenantsRandomKeys', () => {
+      const all = many.tenants;
+      const setupRequest = (req) => {
+        const t = all[Math.floor(Math.random() * all.length)];
+        req.path = `/t/${t.slug}/mcp`;
+        req.headers = { ...req.headers, authorization: `Bearer ${t.keys[Math.floor(Math.random() * t.keys.length)]}` };
+        return req;
+      };
+      return drive(`random key of ${all.length} tenants`, [{ setupRequest }]);
+    });
   }
-  return {
-    request: 'tools/list (stateless), keys cycled per request',
-    oneTenant: one,
-    tenantsAdded: many.tenants.length,
-    keysPerTenant: KEYS_PER_TENANT,
-    creation: { via: many.via, seconds: round(many.seconds, 1), tenantsPerSecond: round(many.tenants.length / (many.seconds || 1), 1) },
-    manyTenantsSameKeys: after,
-    manyTenantsRandomKeys: spread,
-    p99Ratio: after.p99 / one.p99,
-    p99RatioRandom: spread ? spread.p99 / one.p99 : null,
-  };
+  const p99 = (name) => (res[name] && !res[name].error ? res[name].p99 : NaN);
+  res.p99Ratio = round(p99('manyTenantsSameKeys') / p99('oneTenant'));
+  res.p99RatioRandom = round(p99('manyTenantsRandomKeys') / p99('oneTenant'));
+  return res;
+}
+
+/**
+ * Runs one scale figure; a failure is recorded (and printed in the table) instead of ending the
+ * whole bench, unless the platform process itself is gone.
+ */
+async function figure(out, name, platform, fn) {
+  try {
+    out[name] = await fn();
+  } catch (err) {
+    const died = platform.died();
+    out[name] = { error: died ? `${died}: ${err.message}` : err.message };
+    log(`scale figure "${name}" failed: ${out[name].error}`);
+    if (died) return false;
+  }
+  return true;
 }
 
 async function scaleFigures() {
   const out = {};
   log('\n== scale: idle sessions (stateful platform) ==');
   const stateful = await startPlatform('scale-stateful', { stateless: false });
-  out.sessions = await measureSessions(stateful);
-  {
-    const slug = `b${RUN_ID}-list-sf`;
-    await createTenant(stateful.url, slug);
-    const key = await createKey(stateful.url, slug, ['math:use']);
-    out.toolsListStateful = await measureToolsList(`${stateful.url}/t/${slug}/mcp`, key, { stateful: true });
-    log(`tools/list stateful (with ${out.sessions.points.at(-1)?.sessions ?? 0} idle sessions open): p50 ${out.toolsListStateful.p50.toFixed(2)} ms, ${out.toolsListStateful.tools} tools`);
+  if (await figure(out, 'sessions', stateful, () => measureSessions(stateful))) {
+    await figure(out, 'toolsListStateful', stateful, async () => {
+      const slug = `b${RUN_ID}-list-sf`;
+      await createTenant(stateful.url, slug);
+      const key = await createKey(stateful.url, slug, ['math:use']);
+      const r = await measureToolsList(`${stateful.url}/t/${slug}/mcp`, key, { stateful: true });
+      r.idleSessionsOpen = out.sessions?.points?.at(-1)?.sessions ?? 0;
+      log(`tools/list stateful (${r.idleSessionsOpen} idle sessions open): p50 ${r.p50.toFixed(2)} ms, ${r.tools} tools`);
+      return r;
+    });
   }
   await stateful.stop();
 
   log('\n== scale: tools/list and API-key verification (stateless platform) ==');
   const stateless = await startPlatform('scale-stateless', { stateless: true });
-  {
+  const alive = await figure(out, 'toolsListStateless', stateless, async () => {
     const slug = `b${RUN_ID}-list-sl`;
     await createTenant(stateless.url, slug);
     const key = await createKey(stateless.url, slug, ['math:use']);
-    out.toolsListStateless = await measureToolsList(`${stateless.url}/t/${slug}/mcp`, key);
-    log(`tools/list stateless: p50 ${out.toolsListStateless.p50.toFixed(2)} ms, ${out.toolsListStateless.tools} tools`);
-  }
+    const r = await measureToolsList(`${stateless.url}/t/${slug}/mcp`, key);
+    log(`tools/list stateless: p50 ${r.p50.toFixed(2)} ms, ${r.tools} tools`);
+    return r;
+  });
   out.toolPack = await measureToolPack(stateless);
-  out.auth = await measureAuth(stateless);
+  if (alive) await figure(out, 'auth', stateless, () => measureAuth(stateless));
   await stateless.stop();
   return out;
 }
@@ -1007,43 +1096,75 @@ function printLoad(load) {
 
 function printScale(s) {
   const rows = [];
-  rows.push(['RSS, platform idle (stateful)', `${fmt(s.sessions.baselineMiB)} MiB`, '']);
-  for (const p of s.sessions.points) {
-    rows.push([
-      `RSS with ${p.sessions.toLocaleString('en')} idle sessions`,
-      `${fmt(p.rssMiB)} MiB`,
-      `${fmt(p.perSessionKiB)} KiB/session above idle; opened at ${p.openedPerSecond}/s`,
-    ]);
+  const failed = (label, f) => rows.push([label, 'failed', String(f.error).split('\n')[0].slice(0, 160)]);
+  if (s.sessions?.error) failed('RSS with idle sessions', s.sessions);
+  else if (s.sessions) {
+    rows.push(['RSS, platform idle (stateful)', `${fmt(s.sessions.baselineMiB)} MiB`, '']);
+    for (const p of s.sessions.points) {
+      rows.push([
+        `RSS with ${p.sessions.toLocaleString('en')} idle sessions`,
+        `${fmt(p.rssMiB)} MiB`,
+        `${fmt(p.perSessionKiB)} KiB/session above idle; opened at ${p.openedPerSecond}/s`,
+      ]);
+    }
+    if (s.sessions.oldestSessionAlive === false) rows.push(['oldest idle session', 'gone', 'evicted or expired during the test']);
   }
-  rows.push([
-    `tools/list p50, stateful (${s.toolsListStateful.tools} built-in tools)`,
-    `${fmt(s.toolsListStateful.p50, 2)} ms`,
-    `p99 ${fmt(s.toolsListStateful.p99, 2)} ms; ${s.toolsListStateful.requests} sequential requests`,
-  ]);
-  rows.push([
-    `tools/list p50, stateless (${s.toolsListStateless.tools} built-in tools)`,
-    `${fmt(s.toolsListStateless.p50, 2)} ms`,
-    `p99 ${fmt(s.toolsListStateless.p99, 2)} ms; ${s.toolsListStateless.requests} sequential requests`,
-  ]);
+  for (const [name, label] of [
+    ['toolsListStateful', 'stateful'],
+    ['toolsListStateless', 'stateless'],
+  ]) {
+    const t = s[name];
+    if (!t) continue;
+    if (t.error) failed(`tools/list p50, ${label}`, t);
+    else {
+      rows.push([
+        `tools/list p50, ${label} (${t.tools} built-in tools)`,
+        `${fmt(t.p50, 2)} ms`,
+        `p99 ${fmt(t.p99, 2)} ms; ${t.requests} sequential requests` +
+          (t.idleSessionsOpen ? `; ${t.idleSessionsOpen.toLocaleString('en')} idle sessions open` : ''),
+      ]);
+    }
+  }
   rows.push([
     'tools/list p50, 200-tool pack',
     s.toolPack.available ? `${fmt(s.toolPack.p50, 2)} ms` : 'n/a',
     s.toolPack.available ? '' : s.toolPack.note,
   ]);
   const a = s.auth;
-  const authRow = (label, r, note) => [label, `p99 ${fmt(r.p99, 1)} ms`, `p50 ${fmt(r.p50, 1)} ms, ${fmt(r.rps, 0)} req/s, errors ${r.errors}${note ? `; ${note}` : ''}`];
-  rows.push(authRow(`auth: 1 tenant × ${a.keysPerTenant} keys`, a.oneTenant));
-  rows.push([
-    `created ${a.tenantsAdded.toLocaleString('en')} tenants × ${a.keysPerTenant} keys`,
-    `${fmt(a.creation.seconds)} s`,
-    `via ${a.creation.via}, ${a.creation.tenantsPerSecond} tenants/s`,
-  ]);
-  rows.push(authRow(`auth: ${(a.tenantsAdded + 1).toLocaleString('en')} tenants, same ${a.keysPerTenant} keys`, a.manyTenantsSameKeys, `p99 ÷ 1 tenant ${fmt(a.p99Ratio, 2)}`));
-  if (a.manyTenantsRandomKeys) {
-    rows.push(authRow(`auth: random key of ${a.tenantsAdded.toLocaleString('en')} tenants`, a.manyTenantsRandomKeys, `p99 ÷ 1 tenant ${fmt(a.p99RatioRandom, 2)}`));
+  if (a?.error) failed('auth', a);
+  else if (a) {
+    const authRow = (label, r, note) =>
+      r?.error
+        ? failed(label, r)
+        : r &&
+          rows.push([
+            label,
+            `p99 ${fmt(r.p99, 1)} ms`,
+            `p50 ${fmt(r.p50, 1)} ms, ${fmt(r.rps, 0)} req/s, errors ${r.errors}${note ? `; ${note}` : ''}`,
+          ]);
+    authRow(`auth: 1 tenant × ${a.keysPerTenant} keys`, a.oneTenant);
+    if (a.creation?.error) failed('creating tenants', a.creation);
+    else if (a.creation) {
+      rows.push([
+        `created ${a.tenantsAdded.toLocaleString('en')} tenants × ${a.keysPerTenant} keys`,
+        `${fmt(a.creation.seconds)} s`,
+        `via ${a.creation.via}; ${a.creation.tenantsPerSecond} tenants/s`,
+      ]);
+    }
+    authRow(
+      `auth: ${(a.tenantsAdded + 1).toLocaleString('en')} tenants, same ${a.keysPerTenant} keys`,
+      a.manyTenantsSameKeys,
+      `p99 ÷ 1 tenant ${fmt(a.p99Ratio, 2)}`,
+    );
+    authRow(
+      `auth: random key of ${a.tenantsAdded.toLocaleString('en')} tenants`,
+      a.manyTenantsRandomKeys,
+      `p99 ÷ 1 tenant ${fmt(a.p99RatioRandom, 2)}`,
+    );
   }
   process.stdout.write(
-    `\nscale — ${CONFIG.database}; auth rows: ${a.request}, ${CONFIG.connections} connections, ${CONFIG.duration} s\n\n` +
+    `\nscale — ${CONFIG.database}; auth rows: tools/list (stateless), keys cycled per request, ` +
+      `${CONFIG.connections} connections, ${CONFIG.duration} s\n\n` +
       table(['figure', 'value', 'notes'], rows, ['l', 'r', 'l']) +
       '\n',
   );
@@ -1066,6 +1187,7 @@ async function main() {
   const started = new Date();
   const t0 = performance.now();
   ensureBuilt();
+  snapshotBuild();
   const results = {
     startedAt: started.toISOString(),
     config: CONFIG,
@@ -1074,6 +1196,7 @@ async function main() {
       cpuModel: os.cpus()[0]?.model,
       memoryGiB: round(os.totalmem() / 2 ** 30, 1),
       node: process.version,
+      loadAverageAtStart: os.loadavg().map((n) => round(n)),
       platform: `${os.platform()} ${os.release()}`,
     },
     git: gitInfo(),
@@ -1082,19 +1205,47 @@ async function main() {
   if (RUN_SCALE) results.scale = await scaleFigures();
   await cleanup();
   results.finishedAt = new Date().toISOString();
+  results.machine.loadAverageAtEnd = os.loadavg().map((n) => round(n));
   results.totalSeconds = round((performance.now() - t0) / 1000, 1);
   if (results.load) printLoad(results.load);
   if (results.scale) printScale(results.scale);
+  const failures = [];
+  (function collect(node, at) {
+    if (!node || typeof node !== 'object') return;
+    if (typeof node.error === 'string') failures.push(`${at}: ${node.error.split('\n')[0]}`);
+    for (const [k, v] of Object.entries(node)) collect(v, at ? `${at}.${k}` : k);
+  })(results.scale, 'scale');
+  if (failures.length) results.failures = failures;
   const file = writeResults(results);
+  process.stdout.write(
+    `\nload average (1/5/15 min) at start ${results.machine.loadAverageAtStart.join(' ')}, at end ` +
+      `${results.machine.loadAverageAtEnd.join(' ')} on ${results.machine.cpus} CPUs: other work on this machine skews the numbers\n`,
+  );
   process.stdout.write(`\ntotal ${results.totalSeconds} s; results in ${path.relative(ROOT, file)} and bench/results/latest.json\n`);
+  if (failures.length) {
+    process.stdout.write(`\n${failures.length} figure(s) failed:\n${failures.map((f) => `  - ${f}`).join('\n')}\n`);
+    return 1;
+  }
+  return 0;
 }
 
-module.exports = { measureToolsList, openSession, mcpPost, startPlatform, startReference, load };
+module.exports = {
+  measureToolsList,
+  openSession,
+  mcpPost,
+  startPlatform,
+  startReference,
+  load,
+  createTenant,
+  createKey,
+  cleanup,
+};
 
 if (require.main === module) {
   main().then(
-    () => process.exit(0),
+    (code) => process.exit(code),
     async (err) => {
+      if (interrupted) return; // the signal handler cleans up and exits
       process.stderr.write(`\nbench failed: ${err && err.stack ? err.stack : err}\n`);
       await cleanup();
       process.exit(1);

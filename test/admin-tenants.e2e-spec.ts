@@ -26,6 +26,7 @@ describe('admin API: tenants', () => {
       name: 'Acme Corp',
       status: 'active',
       allowedOrigins: [],
+      rateLimits: {},
       createdAt: expect.any(String),
       updatedAt: expect.any(String),
     });

@@ -106,6 +106,11 @@ export async function launchPlatform(
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? (logDir ? 'debug' : 'silent'),
     ...(logDir ? { LOG_FILE: join(logDir, `${process.pid}-${launched}.log`) } : {}),
     PORT: String(port),
+    // Suites make many requests and many deliberate refusals from one address; the rate-limit
+    // suite turns these back on.
+    AUTH_FAILURES_PER_MINUTE: '0',
+    RATE_LIMIT_KEY_PER_MINUTE: '0',
+    RATE_LIMIT_TENANT_PER_MINUTE: '0',
     ...env,
   });
   const app = await createPlatformApp(config, { forceCloseConnections: true });

@@ -1,12 +1,16 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { AdminModule } from '@app/admin';
+import { AuditModule } from '@app/audit';
 import { AuthModule } from '@app/auth';
 import { ConfigModule, PlatformConfig } from '@app/config';
 import { DatabaseModule } from '@app/database';
 import { McpModule } from '@app/mcp';
 import { ObservabilityModule } from '@app/observability';
+import { RateLimitModule } from '@app/ratelimit';
 import { TenancyModule } from '@app/tenancy';
 import { ToolsModule } from '@app/tools';
+import { PlatformAuthEvents } from './auth-events';
+import { ShutdownCoordinator } from './shutdown';
 
 @Module({})
 export class AppModule {
@@ -18,11 +22,14 @@ export class AppModule {
         ObservabilityModule,
         DatabaseModule,
         TenancyModule,
-        AuthModule,
+        AuditModule,
+        RateLimitModule,
+        AuthModule.forRoot({ events: PlatformAuthEvents }),
         ToolsModule,
         AdminModule,
         McpModule,
       ],
+      providers: [ShutdownCoordinator],
     };
   }
 }

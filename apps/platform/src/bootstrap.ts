@@ -28,7 +28,6 @@ export async function createPlatformApp(
     type: ['application/json', 'application/*+json'],
   });
   app.use(bodyParserErrors);
-  app.enableShutdownHooks();
   mountOpenApi(app);
   return app;
 }

@@ -39,6 +39,21 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   const app = await createPlatformApp(config);
+  // Not enableShutdownHooks(): Nest re-raises the signal after closing, so the exit code would
+  // say "killed" although the shutdown was clean.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      const deadline = setTimeout(() => process.exit(1), config.shutdownTimeoutMs + 5_000);
+      deadline.unref();
+      app.close().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          process.stderr.write(`shutdown failed: ${(err as Error).message}\n`);
+          process.exit(1);
+        },
+      );
+    });
+  }
   await app.listen(config.port, config.host);
   new Logger('Platform').log(
     `serving on http://${config.host}:${config.port} (public URL ${config.publicUrl}, ` +

@@ -33,6 +33,8 @@ const scopes = z
   .max(50)
   .transform((s) => [...new Set(s)]);
 
+const perMinute = z.number().int().min(0).max(1_000_000);
+
 const tools = z
   .array(
     z
@@ -76,9 +78,12 @@ export const UpdateTenantBody = z
     name: text(200).optional(),
     status: z.enum(TENANT_STATUSES).optional(),
     allowedOrigins: origins.optional(),
+    rateLimits: z
+      .strictObject({ keyPerMinute: perMinute.optional(), tenantPerMinute: perMinute.optional() })
+      .optional(),
   })
   .refine((b) => Object.keys(b).length > 0, {
-    message: 'nothing to change: send name, status and/or allowedOrigins',
+    message: 'nothing to change: send name, status, allowedOrigins and/or rateLimits',
   });
 
 export const SetToolBody = z.strictObject({ enabled: z.boolean() });
@@ -88,6 +93,7 @@ export const CreateKeyBody = z.strictObject({
   scopes,
   tools: tools.nullable().optional(),
   expiresAt: future.nullable().optional(),
+  rateLimitPerMinute: perMinute.nullable().optional(),
 });
 
 export const UpdateKeyBody = z
@@ -96,6 +102,7 @@ export const UpdateKeyBody = z
     scopes: scopes.optional(),
     tools: tools.nullable().optional(),
     expiresAt: future.nullable().optional(),
+    rateLimitPerMinute: perMinute.nullable().optional(),
   })
   .refine((b) => Object.keys(b).length > 0, {
     message: 'nothing to change: send name, scopes, tools and/or expiresAt',
@@ -132,6 +139,10 @@ export const TenantView = z.object({
   name: z.string(),
   status: z.enum(TENANT_STATUSES),
   allowedOrigins: z.array(z.string()),
+  rateLimits: z.object({
+    keyPerMinute: z.number().optional(),
+    tenantPerMinute: z.number().optional(),
+  }),
   createdAt: timestamp,
   updatedAt: timestamp,
 });
@@ -155,6 +166,7 @@ export const ApiKeyView = z.object({
   revokedAt: timestamp.nullable(),
   lastUsedAt: timestamp.nullable(),
   rotatedAt: timestamp.nullable(),
+  rateLimitPerMinute: z.number().int().nullable(),
   previousSecretValidUntil: timestamp.nullable(),
   createdAt: timestamp,
 });
@@ -181,9 +193,7 @@ const secureUrl = (what: string) =>
       (v) => {
         try {
           const u = new URL(v);
-          return (
-            u.protocol === 'https:' || (u.protocol === 'http:' && LOOPBACK.has(u.hostname))
-          );
+          return u.protocol === 'https:' || (u.protocol === 'http:' && LOOPBACK.has(u.hostname));
         } catch {
           return false;
         }
@@ -199,7 +209,9 @@ export const TenantAuthBody = z.strictObject({
       audience: z.string().min(1).max(500).optional(),
       scopesClaim: z
         .string()
-        .regex(/^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/, { message: 'must be a claim name, e.g. scp or permissions' })
+        .regex(/^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/, {
+          message: 'must be a claim name, e.g. scp or permissions',
+        })
         .optional(),
       algorithms: z.array(z.enum(JWT_ALGORITHMS)).min(1).optional(),
     })

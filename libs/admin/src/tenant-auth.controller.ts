@@ -1,5 +1,11 @@
 import { Body, Controller, Get, Param, Put } from '@nestjs/common';
-import { ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import {
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiTags,
+} from '@nestjs/swagger';
 import { z } from 'zod';
 import { Authenticated } from '@app/auth';
 import { Tenant, TenantsService } from '@app/tenancy';
@@ -18,7 +24,9 @@ export class TenantAuthController {
   constructor(private readonly tenants: TenantsService) {}
 
   @Get()
-  @ApiOperation({ summary: "The tenant's identity provider for JWT bearer tokens (jwt: null when none)" })
+  @ApiOperation({
+    summary: "The tenant's identity provider for JWT bearer tokens (jwt: null when none)",
+  })
   @ApiOkResponse({ schema: TenantAuthRef })
   @ApiNotFoundResponse({ description: 'No such tenant' })
   async get(@Param('tenant') slug: string) {

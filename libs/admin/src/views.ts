@@ -10,6 +10,7 @@ export function tenantView(t: Tenant) {
     name: t.name,
     status: t.status,
     allowedOrigins: t.settings.allowedOrigins ?? [],
+    rateLimits: t.settings.rateLimits ?? {},
     createdAt: t.createdAt.toISOString(),
     updatedAt: t.updatedAt.toISOString(),
   };
@@ -28,6 +29,7 @@ export function apiKeyView(k: ApiKey, tenantSlug: string) {
     revokedAt: iso(k.revokedAt),
     lastUsedAt: iso(k.lastUsedAt),
     rotatedAt: iso(k.rotatedAt),
+    rateLimitPerMinute: k.rateLimitPerMinute,
     previousSecretValidUntil: iso(k.previousValidUntil),
     createdAt: k.createdAt.toISOString(),
   };

@@ -1,4 +1,4 @@
-import { Injectable, UnauthorizedException } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { PlatformConfig } from '@app/config';
 import {
   ApiKey,
@@ -10,6 +10,7 @@ import {
   TtlCache,
 } from '@app/tenancy';
 import type { Principal } from './principal';
+import { CredentialRefused } from './refusal';
 
 /** Verifies a presented API key: shape and checksum first, then a cached lookup by key id. */
 @Injectable()
@@ -33,7 +34,8 @@ export class ApiKeyVerifier {
   async verify(token: string): Promise<Principal> {
     const parsed = parseApiKey(token);
     if (!parsed) {
-      throw new UnauthorizedException(
+      throw new CredentialRefused(
+        'malformed',
         'API key is malformed (bad format or checksum); check it was copied whole',
       );
     }
@@ -45,10 +47,10 @@ export class ApiKeyVerifier {
         (!!key.previousValidUntil &&
           key.previousValidUntil.getTime() > now &&
           secretMatches(parsed.secret, key.previousSecretHash)));
-    if (!key || !matches) throw new UnauthorizedException('API key is not valid');
-    if (key.revokedAt) throw new UnauthorizedException('API key has been revoked');
+    if (!key || !matches) throw new CredentialRefused('invalid', 'API key is not valid');
+    if (key.revokedAt) throw new CredentialRefused('revoked', 'API key has been revoked');
     if (key.expiresAt && key.expiresAt.getTime() <= now) {
-      throw new UnauthorizedException(`API key expired at ${key.expiresAt.toISOString()}`);
+      throw new CredentialRefused('expired', `API key expired at ${key.expiresAt.toISOString()}`);
     }
     this.usage.markUsed(key.id);
     return {
@@ -58,6 +60,7 @@ export class ApiKeyVerifier {
       tenantId: key.tenantId,
       scopes: key.scopes,
       tools: key.tools,
+      rateLimitPerMinute: key.rateLimitPerMinute,
     };
   }
 }

@@ -7,3 +7,5 @@ export * from './decorators';
 export * from './platform-auth.guard';
 export * from './principal';
 export * from './jwks-cache';
+export * from './refusal';
+export * from './auth-events';

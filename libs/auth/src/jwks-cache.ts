@@ -38,7 +38,7 @@ function decodeHeader(token: string): { kid?: string; alg?: string } {
   try {
     const part = token.split('.')[0] ?? '';
     const header = JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as unknown;
-    return typeof header === 'object' && header ? (header as { kid?: string; alg?: string }) : {};
+    return typeof header === 'object' && header ? (header) : {};
   } catch {
     return {};
   }
@@ -59,7 +59,9 @@ export class JwksCache {
     const { kid, alg } = decodeHeader(token);
     const allowed = settings.algorithms?.length ? settings.algorithms : JWT_ALGORITHMS;
     if (!alg || !(allowed as readonly string[]).includes(alg)) {
-      throw new JwtRejected(`algorithm ${alg ?? '(none)'} is not accepted; use one of ${allowed.join(', ')}`);
+      throw new JwtRejected(
+        `algorithm ${alg ?? '(none)'} is not accepted; use one of ${allowed.join(', ')}`,
+      );
     }
     const entry = this.entries.get(settings.jwksUri) ?? { lastAttempt: 0 };
     this.entries.set(settings.jwksUri, entry);
@@ -73,8 +75,14 @@ export class JwksCache {
       set = (await this.refresh(settings.jwksUri, entry, true)) ?? set;
       key = set && pick(set, kid);
     }
-    if (!set) throw new JwtRejected('the identity provider’s signing keys could not be fetched; try again shortly');
-    if (!key) throw new JwtRejected(`no signing key ${kid ? `with kid "${kid}"` : 'matches the token'} at the identity provider`);
+    if (!set)
+      throw new JwtRejected(
+        'the identity provider’s signing keys could not be fetched; try again shortly',
+      );
+    if (!key)
+      throw new JwtRejected(
+        `no signing key ${kid ? `with kid "${kid}"` : 'matches the token'} at the identity provider`,
+      );
     return key;
   }
 
@@ -91,7 +99,9 @@ export class JwksCache {
       entry.set = await entry.inflight;
       return entry.set;
     } catch (err) {
-      this.logger.warn(`JWKS ${uri} unavailable: ${(err as Error).message}${entry.set ? '; using cached keys' : ''}`);
+      this.logger.warn(
+        `JWKS ${uri} unavailable: ${(err as Error).message}${entry.set ? '; using cached keys' : ''}`,
+      );
       return undefined;
     }
   }
@@ -112,7 +122,10 @@ export class JwksCache {
       if (jwk.use && jwk.use !== 'sig') return;
       if (jwk.kty !== 'RSA' && jwk.kty !== 'EC') return;
       try {
-        keys.set(typeof jwk.kid === 'string' ? jwk.kid : `#${i}`, createPublicKey({ key: jwk as never, format: 'jwk' }));
+        keys.set(
+          typeof jwk.kid === 'string' ? jwk.kid : `#${i}`,
+          createPublicKey({ key: jwk as never, format: 'jwk' }),
+        );
       } catch {
         // A malformed key in the set does not invalidate the others.
       }

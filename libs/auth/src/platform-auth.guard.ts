@@ -2,9 +2,7 @@ import {
   CanActivate,
   ExecutionContext,
   ForbiddenException,
-  HttpException,
   Injectable,
-  Logger,
   NotFoundException,
   UnauthorizedException,
 } from '@nestjs/common';
@@ -12,11 +10,14 @@ import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
 import type { Response } from 'express';
 import { PlatformConfig } from '@app/config';
+import { RateLimited, RateLimiter } from '@app/ratelimit';
 import { Tenant, TenantsService } from '@app/tenancy';
+import { AuthEvents } from './auth-events';
 import { bearerChallenge, resourceMetadataUrl } from './challenge';
 import { CredentialKind, extractCredential, hasQueryCredential } from './credentials';
 import { Access, ACCESS_KEY, AuthenticatedRequest, PUBLIC_KEY } from './decorators';
 import { isPlatformAdmin, Principal, TENANT_ADMIN_SCOPE } from './principal';
+import { CredentialRefused, refusalReason } from './refusal';
 import { ADMIN_TOKEN_STRATEGY } from './strategies/admin-token.strategy';
 import { API_KEY_STRATEGY } from './strategies/api-key.strategy';
 import { JWT_STRATEGY } from './strategies/jwt.strategy';
@@ -26,17 +27,20 @@ class JwtPassportGuard extends AuthGuard(JWT_STRATEGY) {
   override handleRequest<TUser>(err: unknown, user: TUser, info: unknown): TUser {
     if (user && !err) return user;
     const reason = (err as Error | undefined)?.message ?? (info as Error | undefined)?.message;
-    throw new UnauthorizedException(`bearer token rejected: ${reason ?? 'not a valid token'}`);
+    throw new CredentialRefused(
+      'jwt_rejected',
+      `bearer token rejected: ${reason ?? 'not a valid token'}`,
+    );
   }
 }
 
 /**
  * The one global guard. Routes are closed unless marked @Public(); the credential's shape picks the
- * passport strategy; the route's @Authenticated(access) decides what the principal may reach.
+ * passport strategy; the route's @Authenticated(access) decides what the principal may reach; tenant
+ * credentials then draw from their rate limits.
  */
 @Injectable()
 export class PlatformAuthGuard implements CanActivate {
-  private readonly logger = new Logger('Auth');
   private readonly strategies: Record<CredentialKind, CanActivate> = {
     'api-key': new (AuthGuard(API_KEY_STRATEGY))(),
     'admin-token': new (AuthGuard(ADMIN_TOKEN_STRATEGY))(),
@@ -47,6 +51,8 @@ export class PlatformAuthGuard implements CanActivate {
     private readonly reflector: Reflector,
     private readonly tenants: TenantsService,
     private readonly config: PlatformConfig,
+    private readonly limiter: RateLimiter,
+    private readonly events: AuthEvents,
   ) {}
 
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
@@ -56,27 +62,35 @@ export class PlatformAuthGuard implements CanActivate {
     const req = ctx.switchToHttp().getRequest<AuthenticatedRequest>();
     const res = ctx.switchToHttp().getResponse<Response>();
     const slug = typeof req.params.tenant === 'string' ? req.params.tenant : undefined;
-
-    // An MCP client needs to know the tenant exists before a challenge makes sense.
-    if (access === 'tenant-member' && slug !== undefined) {
-      req.tenant = (await this.tenants.resolve(slug)) ?? undefined;
-      if (!req.tenant) throw new NotFoundException(`tenant "${slug}" not found`);
-    }
+    const address = req.ip ?? req.socket.remoteAddress ?? 'unknown';
 
     try {
+      // An MCP client needs to know the tenant exists before a challenge makes sense.
+      if (access === 'tenant-member' && slug !== undefined) {
+        req.tenant = (await this.tenants.resolve(slug)) ?? undefined;
+        if (!req.tenant) throw new NotFoundException(`tenant "${slug}" not found`);
+      }
+      await this.limiter.assertAuthAllowed(res, address);
       await this.authenticate(ctx, req, slug);
+      await this.authorize(access, req.user!, req, slug);
+      await this.applyRateLimits(res, req.user!, req.tenant);
+      return true;
     } catch (err) {
+      if (err instanceof RateLimited) this.events.rateLimited(err.limit);
       if (err instanceof UnauthorizedException) {
         res.setHeader('WWW-Authenticate', this.challenge(access, slug));
-        if (req.tenant) {
-          this.logger.warn({ tenant: req.tenant.slug, reason: err.message }, 'credential refused');
-        }
+        await this.limiter.recordAuthFailure(address);
+        this.events.credentialRefused({
+          tenant: req.tenant,
+          reason: refusalReason(err),
+          message: err.message,
+          address,
+          requestId: res.getHeader('X-Request-Id') as string | undefined,
+          route: (req.route as { path?: string } | undefined)?.path ?? req.path,
+        });
       }
       throw err;
     }
-    const principal = req.user!;
-    await this.authorize(access, principal, req, slug);
-    return true;
   }
 
   private async authenticate(
@@ -85,24 +99,27 @@ export class PlatformAuthGuard implements CanActivate {
     slug: string | undefined,
   ): Promise<void> {
     if (hasQueryCredential(req)) {
-      throw new UnauthorizedException(
+      throw new CredentialRefused(
+        'query_string',
         'credentials in the URL are refused (URLs end up in logs): send them in the Authorization or X-API-Key header',
       );
     }
     const credential = extractCredential(req);
     if (!credential) {
-      throw new UnauthorizedException(
+      throw new CredentialRefused(
+        'missing',
         'missing credentials: send `Authorization: Bearer <token>` or `X-API-Key: <key>`',
       );
     }
     if (!credential.value) {
-      throw new UnauthorizedException('Authorization header must be `Bearer <token>`');
+      throw new CredentialRefused('malformed', 'Authorization header must be `Bearer <token>`');
     }
     if (credential.kind === 'jwt') {
       // A JWT is verified against the identity provider of the tenant the route names.
       req.tenant ??= (slug !== undefined ? await this.tenants.resolve(slug) : null) ?? undefined;
       if (!req.tenant?.settings.auth?.jwt) {
-        throw new UnauthorizedException(
+        throw new CredentialRefused(
+          'no_identity_provider',
           'JWT bearer tokens are accepted only on the routes of a tenant with an identity provider configured',
         );
       }
@@ -131,7 +148,7 @@ export class PlatformAuthGuard implements CanActivate {
     const tenant = req.tenant ?? (slug !== undefined ? await this.tenants.resolve(slug) : null);
     if (!tenant || tenant.id !== principal.tenantId) {
       if (access === 'tenant-member') {
-        throw this.unauthorized(req, slug, 'this credential belongs to another tenant');
+        throw new CredentialRefused('wrong_tenant', 'this credential belongs to another tenant');
       }
       throw new ForbiddenException('this credential belongs to another tenant');
     }
@@ -144,13 +161,25 @@ export class PlatformAuthGuard implements CanActivate {
     }
   }
 
-  private unauthorized(
-    req: AuthenticatedRequest,
-    slug: string | undefined,
-    message: string,
-  ): HttpException {
-    req.res?.setHeader('WWW-Authenticate', this.challenge('tenant-member', slug));
-    return new UnauthorizedException(message);
+  private async applyRateLimits(
+    res: Response,
+    principal: Principal,
+    tenant: Tenant | undefined,
+  ): Promise<void> {
+    if (!tenant || isPlatformAdmin(principal)) return;
+    const limits = tenant.settings.rateLimits;
+    await this.limiter.consume(
+      res,
+      'tenant',
+      tenant.id,
+      limits?.tenantPerMinute ?? this.config.rateLimitTenantPerMinute,
+    );
+    await this.limiter.consume(
+      res,
+      'key',
+      principal.id,
+      principal.rateLimitPerMinute ?? limits?.keyPerMinute ?? this.config.rateLimitKeyPerMinute,
+    );
   }
 
   private challenge(access: Access, slug: string | undefined): string {

@@ -12,6 +12,8 @@ export interface Principal {
   tools?: readonly string[] | null;
   /** The public key id of an API key, for logs and audit. */
   keyId?: string;
+  /** A per-credential rate limit overriding the tenant's. */
+  rateLimitPerMinute?: number | null;
 }
 
 export const TENANT_ADMIN_SCOPE = 'tenant:admin';

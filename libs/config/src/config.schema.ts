@@ -40,6 +40,11 @@ export const envSchema = z.object({
   MAX_SESSIONS_PER_TENANT: positiveInt.default(1000),
   API_KEY_CACHE_TTL: z.coerce.number().int().min(0).default(30).describe('seconds'),
   ALLOWED_ORIGINS: z.string().default(''),
+  AUDIT_RETENTION_DAYS: positiveInt.default(90),
+  METRICS_TOKEN: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
+  RATE_LIMIT_KEY_PER_MINUTE: z.coerce.number().int().min(0).default(600),
+  RATE_LIMIT_TENANT_PER_MINUTE: z.coerce.number().int().min(0).default(6000),
+  AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().min(0).default(30),
   SHUTDOWN_TIMEOUT: positiveInt.default(10).describe('seconds'),
 });
 

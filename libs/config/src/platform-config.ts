@@ -17,6 +17,12 @@ export class PlatformConfig {
   readonly apiKeyCacheTtlMs!: number;
   readonly allowedOrigins!: readonly string[];
   readonly shutdownTimeoutMs!: number;
+  readonly auditRetentionDays!: number;
+  readonly metricsToken?: string;
+  /** Requests per minute; 0 turns the limit off. */
+  readonly rateLimitKeyPerMinute!: number;
+  readonly rateLimitTenantPerMinute!: number;
+  readonly authFailuresPerMinute!: number;
 }
 
 export class ConfigError extends Error {
@@ -55,6 +61,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PlatformConfig
       .map((o) => o.trim())
       .filter(Boolean),
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT * 1000,
+    auditRetentionDays: e.AUDIT_RETENTION_DAYS,
+    metricsToken: e.METRICS_TOKEN,
+    rateLimitKeyPerMinute: e.RATE_LIMIT_KEY_PER_MINUTE,
+    rateLimitTenantPerMinute: e.RATE_LIMIT_TENANT_PER_MINUTE,
+    authFailuresPerMinute: e.AUTH_FAILURES_PER_MINUTE,
   };
   return Object.freeze(config);
 }

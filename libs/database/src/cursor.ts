@@ -1,5 +1,7 @@
 import { BadRequestException } from '@nestjs/common';
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /** Opaque keyset cursor over (created_at, id). */
 export interface PageCursor {
   at: Date;
@@ -14,7 +16,8 @@ export function decodeCursor(raw: string): PageCursor {
   const text = Buffer.from(raw, 'base64url').toString('utf8');
   const [at, id] = text.split('|');
   const date = new Date(at ?? '');
-  if (!id || Number.isNaN(date.getTime()) || !/^[0-9a-f-]{1,40}$/i.test(id)) {
+  const year = date.getUTCFullYear();
+  if (!id || !UUID.test(id) || Number.isNaN(year) || year < 1 || year > 9999) {
     throw new BadRequestException('cursor is not valid: pass the nextCursor of a previous page');
   }
   return { at: date, id };

@@ -5,3 +5,4 @@ export * from './pg-errors';
 export * from './redact-url';
 export * from './cursor';
 export * from './with-data-source';
+export * from './storable-text';

@@ -2,6 +2,7 @@ import { BeforeApplicationShutdown, Injectable, Logger, OnModuleInit } from '@ne
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { PlatformConfig } from '@app/config';
+import { Metrics } from '@app/observability';
 import { ChangeFeed, TenantsService } from '@app/tenancy';
 
 export interface McpSession {
@@ -30,6 +31,7 @@ export class SessionStore implements OnModuleInit, BeforeApplicationShutdown {
     private readonly config: PlatformConfig,
     private readonly changes: ChangeFeed,
     private readonly tenants: TenantsService,
+    private readonly metrics: Metrics,
   ) {}
 
   onModuleInit(): void {
@@ -52,6 +54,10 @@ export class SessionStore implements OnModuleInit, BeforeApplicationShutdown {
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    await this.closeAll();
+  }
+
+  async closeAll(): Promise<void> {
     clearInterval(this.sweeper);
     await Promise.all([...this.sessions.values()].map((s) => this.close(s)));
   }
@@ -76,10 +82,11 @@ export class SessionStore implements OnModuleInit, BeforeApplicationShutdown {
       void this.close(lru);
     }
     this.sessions.set(session.id, session);
+    this.metrics.openSessions.set(this.sessions.size);
   }
 
   remove(id: string | undefined): void {
-    if (id) this.sessions.delete(id);
+    if (id && this.sessions.delete(id)) this.metrics.openSessions.set(this.sessions.size);
   }
 
   evictIdle(now = Date.now()): void {
@@ -89,7 +96,7 @@ export class SessionStore implements OnModuleInit, BeforeApplicationShutdown {
   }
 
   private async close(s: McpSession): Promise<void> {
-    this.sessions.delete(s.id);
+    this.remove(s.id);
     try {
       await s.server.close();
     } catch (err) {

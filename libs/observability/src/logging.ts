@@ -53,7 +53,12 @@ export function requestId(req: IncomingMessage, res: ServerResponse): string {
 
 export function loggerParams(config: PlatformConfig): Params {
   // Asynchronous writes keep logging off the request path; pino flushes them on exit.
-  const stream = pino.destination({ dest: config.logFile ?? 1, sync: false, mkdir: true, append: true });
+  const stream = pino.destination({
+    dest: config.logFile ?? 1,
+    sync: false,
+    mkdir: true,
+    append: true,
+  });
   return {
     pinoHttp: {
       stream,

@@ -1,18 +1,27 @@
-import { Module } from '@nestjs/common';
+import { Global, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
 import { PlatformConfig } from '@app/config';
 import { HealthController } from './health.controller';
 import { HttpExceptionFilter } from './http-exception.filter';
+import { HttpMetricsMiddleware } from './http-metrics.middleware';
 import { loggerParams } from './logging';
+import { Metrics } from './metrics';
+import { MetricsController } from './metrics.controller';
 
+@Global()
 @Module({
   imports: [
     LoggerModule.forRootAsync({ inject: [PlatformConfig], useFactory: loggerParams }),
     TerminusModule.forRoot({ logger: false }),
   ],
-  controllers: [HealthController],
-  providers: [{ provide: APP_FILTER, useClass: HttpExceptionFilter }],
+  controllers: [HealthController, MetricsController],
+  providers: [Metrics, { provide: APP_FILTER, useClass: HttpExceptionFilter }],
+  exports: [Metrics],
 })
-export class ObservabilityModule {}
+export class ObservabilityModule implements NestModule {
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(HttpMetricsMiddleware).forRoutes('*path');
+  }
+}

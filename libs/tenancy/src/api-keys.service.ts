@@ -12,6 +12,7 @@ export interface CreateApiKey {
   scopes: string[];
   tools?: string[] | null;
   expiresAt?: Date | null;
+  rateLimitPerMinute?: number | null;
 }
 
 export type UpdateApiKey = Partial<CreateApiKey>;
@@ -40,6 +41,7 @@ export class ApiKeysService {
         scopes: input.scopes,
         tools: input.tools ?? null,
         expiresAt: input.expiresAt ?? null,
+        rateLimitPerMinute: input.rateLimitPerMinute ?? null,
         keyId: generated.keyId,
         secretHash: hashSecret(generated.secret),
       }),

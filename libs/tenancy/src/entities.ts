@@ -21,6 +21,8 @@ export interface TenantJwtSettings {
 export interface TenantSettings {
   /** Browser origins allowed to call the MCP endpoint, in addition to the platform's list. */
   allowedOrigins?: string[];
+  /** Requests per minute; absent uses the platform defaults, 0 turns a limit off. */
+  rateLimits?: { keyPerMinute?: number; tenantPerMinute?: number };
   /** The tenant's own identity provider, for JWT bearer tokens. */
   auth?: { jwt?: TenantJwtSettings };
 }
@@ -53,6 +55,9 @@ export class ApiKey {
   @Column({ name: 'previous_valid_until', type: 'timestamptz', nullable: true })
   previousValidUntil!: Date | null;
   @Column({ name: 'rotated_at', type: 'timestamptz', nullable: true }) rotatedAt!: Date | null;
+  /** Overrides the tenant's per-key rate limit; null uses the tenant's. */
+  @Column({ name: 'rate_limit_per_minute', type: 'integer', nullable: true })
+  rateLimitPerMinute!: number | null;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt!: Date;
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' }) updatedAt!: Date;
 }

@@ -4,13 +4,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { isUniqueViolation, Page } from '@app/database';
 import { ChangeFeed } from './change-feed';
-import {
-  SLUG_PATTERN,
-  Tenant,
-  TenantJwtSettings,
-  TenantSettings,
-  TenantStatus,
-} from './entities';
+import { SLUG_PATTERN, Tenant, TenantJwtSettings, TenantSettings, TenantStatus } from './entities';
 import { PageRequest, paginate } from './paging';
 import { TtlCache } from './ttl-cache';
 
@@ -24,6 +18,7 @@ export interface UpdateTenant {
   name?: string;
   status?: TenantStatus;
   allowedOrigins?: string[];
+  rateLimits?: { keyPerMinute?: number; tenantPerMinute?: number };
 }
 
 @Injectable()
@@ -79,9 +74,15 @@ export class TenantsService {
 
   async update(slug: string, patch: UpdateTenant): Promise<Tenant> {
     const tenant = await this.getBySlug(slug);
-    const { allowedOrigins, ...fields } = patch;
+    const { allowedOrigins, rateLimits, ...fields } = patch;
     Object.assign(tenant, fields);
     if (allowedOrigins) tenant.settings = { ...tenant.settings, allowedOrigins };
+    if (rateLimits) {
+      tenant.settings = {
+        ...tenant.settings,
+        rateLimits: { ...tenant.settings.rateLimits, ...rateLimits },
+      };
+    }
     const saved = await this.tenants.save(tenant);
     this.changes.publish({ kind: 'tenant', tenantId: saved.id, slug: saved.slug });
     return saved;

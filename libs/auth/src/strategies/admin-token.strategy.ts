@@ -1,10 +1,11 @@
-import { Injectable, UnauthorizedException } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import type { Request } from 'express';
 import { Strategy } from 'passport-custom';
 import { AdminTokenService } from '../admin-token.service';
 import { extractCredential } from '../credentials';
 import type { Principal } from '../principal';
+import { CredentialRefused } from '../refusal';
 
 export const ADMIN_TOKEN_STRATEGY = 'admin-token';
 
@@ -24,7 +25,7 @@ export class AdminTokenStrategy extends PassportStrategy(Strategy, ADMIN_TOKEN_S
   validate(req: Request): Principal {
     const token = extractCredential(req)?.value ?? '';
     if (!token || !this.adminToken.verify(token)) {
-      throw new UnauthorizedException('bearer token is not valid');
+      throw new CredentialRefused('invalid', 'bearer token is not valid');
     }
     return PLATFORM_ADMIN;
   }

@@ -43,7 +43,11 @@ export class JwtStrategy extends PassportStrategy(Strategy, JWT_STRATEGY) {
       passReqToCallback: true,
       algorithms: [...JWT_ALGORITHMS],
       jsonWebTokenOptions: { clockTolerance: 30 },
-      secretOrKeyProvider: (req: Request, token: string, done: (err: unknown, key?: string) => void) => {
+      secretOrKeyProvider: (
+        req: Request,
+        token: string,
+        done: (err: unknown, key?: string) => void,
+      ) => {
         const settings = req.tenant?.settings.auth?.jwt;
         if (!settings) {
           done(new JwtRejected('this tenant has no identity provider configured; use an API key'));
@@ -52,7 +56,8 @@ export class JwtStrategy extends PassportStrategy(Strategy, JWT_STRATEGY) {
         jwks.keyFor(settings, token).then(
           // jsonwebtoken takes a KeyObject as well as PEM; the typings only know the latter.
           (key) => done(null, key as unknown as string),
-          (err: unknown) => done(err instanceof JwtRejected ? err : new JwtRejected('signing key lookup failed')),
+          (err: unknown) =>
+            done(err instanceof JwtRejected ? err : new JwtRejected('signing key lookup failed')),
         );
       },
     });
@@ -61,14 +66,18 @@ export class JwtStrategy extends PassportStrategy(Strategy, JWT_STRATEGY) {
   validate(req: Request, claims: Claims): Principal {
     const tenant = req.tenant!;
     const settings = tenant.settings.auth!.jwt!;
-    if (claims.iss !== settings.issuer) throw new JwtRejected('issuer is not this tenant’s identity provider');
-    const expected = [resourceUrl(this.config.publicUrl, tenant.slug), settings.audience].filter(Boolean);
+    if (claims.iss !== settings.issuer)
+      throw new JwtRejected('issuer is not this tenant’s identity provider');
+    const expected = [resourceUrl(this.config.publicUrl, tenant.slug), settings.audience].filter(
+      Boolean,
+    );
     const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
     if (!audiences.some((a) => expected.includes(a as string))) {
       throw new JwtRejected(`audience must be ${expected.join(' or ')}`);
     }
     if (typeof claims.exp !== 'number') throw new JwtRejected('token has no expiry (exp)');
-    if (typeof claims.sub !== 'string' || !claims.sub) throw new JwtRejected('token has no subject (sub)');
+    if (typeof claims.sub !== 'string' || !claims.sub)
+      throw new JwtRejected('token has no subject (sub)');
     return {
       kind: 'jwt',
       id: `${settings.issuer}#${claims.sub}`,

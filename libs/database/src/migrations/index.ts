@@ -1,5 +1,6 @@
 import { Foundation1763700000000 } from './1763700000000-foundation';
 import { Notes1763800000000 } from './1763800000000-notes';
+import { KeyRateLimit1763900000000 } from './1763900000000-key-rate-limit';
 
 /** Every migration, in order. `npm run migration:create -- <name>` adds a file; list it here. */
-export const migrations = [Foundation1763700000000, Notes1763800000000];
+export const migrations = [Foundation1763700000000, Notes1763800000000, KeyRateLimit1763900000000];

@@ -1,0 +1,39 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { AuditWriter } from '@app/audit';
+import { AuthEvents, CredentialRefusal } from '@app/auth';
+import { Metrics } from '@app/observability';
+
+/** Refused credentials become a metric, a log line and, on a known tenant, an audit event. */
+@Injectable()
+export class PlatformAuthEvents extends AuthEvents {
+  private readonly logger = new Logger('Auth');
+
+  constructor(
+    private readonly metrics: Metrics,
+    private readonly audit: AuditWriter,
+  ) {
+    super();
+  }
+
+  override credentialRefused(e: CredentialRefusal): void {
+    this.metrics.authFailures.inc({ reason: e.reason });
+    this.logger.warn(
+      { tenant: e.tenant?.slug, reason: e.reason, route: e.route },
+      `credential refused: ${e.message}`,
+    );
+    if (!e.tenant) return;
+    this.audit.record({
+      tenantId: e.tenant.id,
+      actorKind: 'anonymous',
+      actorId: e.address,
+      action: 'auth.refused',
+      outcome: 'denied',
+      requestId: e.requestId,
+      detail: { reason: e.reason, message: e.message, route: e.route },
+    });
+  }
+
+  override rateLimited(limit: string): void {
+    this.metrics.rateLimited.inc({ limit });
+  }
+}

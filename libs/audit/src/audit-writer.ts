@@ -1,0 +1,131 @@
+import { Injectable, Logger, OnModuleInit, BeforeApplicationShutdown } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { Metrics } from '@app/observability';
+import type { AuditRecord } from './audit.types';
+
+export const AUDIT_FLUSH_MS = 1_000;
+export const AUDIT_BATCH = 500;
+export const AUDIT_MAX_QUEUE = 50_000;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export interface AuditWriterStats {
+  queued: number;
+  written: number;
+  dropped: number;
+}
+
+/**
+ * Queues audit records and writes them in multi-row batches off the request path. While the
+ * database is unreachable records are held (up to AUDIT_MAX_QUEUE; beyond that the oldest are
+ * dropped and counted) and written once it is back. A graceful shutdown flushes the queue.
+ */
+@Injectable()
+export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown {
+  private readonly logger = new Logger(AuditWriter.name);
+  private queue: AuditRecord[] = [];
+  private timer?: NodeJS.Timeout;
+  private flushing?: Promise<void>;
+  private failures = 0;
+  private nextAttemptAt = 0;
+  readonly stats: AuditWriterStats = { queued: 0, written: 0, dropped: 0 };
+
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly metrics: Metrics,
+  ) {}
+
+  onModuleInit(): void {
+    this.timer = setInterval(() => void this.flush(), AUDIT_FLUSH_MS);
+    this.timer.unref();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    clearInterval(this.timer);
+    this.nextAttemptAt = 0;
+    await this.flush();
+  }
+
+  record(event: AuditRecord): void {
+    this.queue.push({ ...event, at: event.at ?? new Date() });
+    if (this.queue.length > AUDIT_MAX_QUEUE) {
+      const excess = this.queue.length - AUDIT_MAX_QUEUE;
+      this.queue.splice(0, excess);
+      this.stats.dropped += excess;
+      this.metrics.auditDropped.inc(excess);
+    }
+    this.stats.queued = this.queue.length;
+    this.metrics.auditQueueDepth.set(this.queue.length);
+    if (this.queue.length >= AUDIT_BATCH) void this.flush();
+  }
+
+  get depth(): number {
+    return this.queue.length;
+  }
+
+  /** Writes everything queued so far (in batches); resolves when done or the database failed. */
+  flush(): Promise<void> {
+    this.flushing ??= this.drain().finally(() => (this.flushing = undefined));
+    return this.flushing;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length && this.db.isInitialized && Date.now() >= this.nextAttemptAt) {
+      const batch = this.queue.slice(0, AUDIT_BATCH);
+      try {
+        await this.insert(batch);
+        this.queue.splice(0, batch.length);
+        this.stats.written += batch.length;
+        this.stats.queued = this.queue.length;
+        this.metrics.auditWritten.inc(batch.length);
+        this.metrics.auditQueueDepth.set(this.queue.length);
+        if (this.failures)
+          this.logger.log(`audit log writable again; ${this.queue.length} events still queued`);
+        this.failures = 0;
+      } catch (err) {
+        this.failures += 1;
+        // Back off up to 10 s between attempts while the database is away.
+        this.nextAttemptAt = Date.now() + Math.min(10_000, 250 * 2 ** Math.min(this.failures, 6));
+        if (this.failures === 1 || this.failures % 20 === 0) {
+          this.logger.warn(
+            `audit write failed (${(err as Error).message}); holding ${this.queue.length} events`,
+          );
+        }
+        return;
+      }
+    }
+  }
+
+  private async insert(batch: AuditRecord[]): Promise<void> {
+    const cols = 11;
+    const values: unknown[] = [];
+    const rows = batch.map((e, i) => {
+      values.push(
+        e.tenantId,
+        e.at,
+        e.actorKind.slice(0, 16),
+        e.actorId.slice(0, 300),
+        e.action.slice(0, 64),
+        e.tool?.slice(0, 64) ?? null,
+        e.keyId && UUID.test(e.keyId) ? e.keyId : null,
+        e.outcome ?? null,
+        e.durationMs === undefined ? null : Math.round(e.durationMs),
+        e.requestId?.slice(0, 64) ?? null,
+        JSON.stringify(e.detail ?? {}),
+      );
+      const base = i * cols;
+      return `(${Array.from({ length: cols }, (_, c) => `$${base + c + 1}`).join(', ')})`;
+    });
+    // Events of a tenant deleted meanwhile would violate the foreign key; they go with the tenant.
+    await this.db.query(
+      `INSERT INTO audit_events
+         (tenant_id, at, actor_kind, actor_id, action, tool, key_id, outcome, duration_ms, request_id, detail)
+       SELECT v.tenant_id::uuid, v.at::timestamptz, v.actor_kind, v.actor_id, v.action, v.tool, v.key_id::uuid,
+              v.outcome, v.duration_ms::int, v.request_id, v.detail::jsonb
+         FROM (VALUES ${rows.join(', ')})
+           AS v(tenant_id, at, actor_kind, actor_id, action, tool, key_id, outcome, duration_ms, request_id, detail)
+        WHERE v.tenant_id IS NULL OR EXISTS (SELECT 1 FROM tenants t WHERE t.id = v.tenant_id::uuid)`,
+      values,
+    );
+  }
+}

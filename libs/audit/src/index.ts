@@ -1,0 +1,6 @@
+export * from './audit-event.entity';
+export * from './audit-query.service';
+export * from './audit-retention';
+export * from './audit-writer';
+export * from './audit.module';
+export * from './audit.types';

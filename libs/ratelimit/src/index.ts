@@ -1,0 +1,3 @@
+export * from './rate-limiter';
+export * from './ratelimit.module';
+export * from './token-bucket';

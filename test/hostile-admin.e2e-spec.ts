@@ -1,0 +1,770 @@
+import fc from 'fast-check';
+import type { Response } from 'supertest';
+import { ADMIN, startPlatform, TestPlatform } from './support/platform';
+import { bearer, connect, createKey, createTenant } from './support/mcp';
+import { expectErrorBody, HOSTILE_ENV, isClientError, rawHttp } from './support/hostile-helpers';
+import {
+  hostileBody,
+  hostileSegment,
+  hostileString,
+  LONE_SURROGATES,
+  SQL_STRINGS,
+  UNICODE_STRINGS,
+} from './support/hostile-arbitraries';
+
+/** Runs per property: enough to cover every generator branch, small enough for a quick file. */
+const RUNS = 60;
+const PROPERTY_TIMEOUT = 120_000;
+
+const SLUG_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+const SCOPE_PATTERN = /^[a-z][a-z0-9_-]{0,31}:[a-z][a-z0-9_-]{0,31}$/;
+const SCOPES = ['math:use', 'notes:read', 'notes:write', 'tenant:admin'];
+const TOOLS = ['whoami', 'echo', 'add', 'subtract', 'notes_create', 'notes_get', 'notes_list'];
+const ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+];
+
+const NO_BODY = Symbol('no body');
+type Payload = unknown;
+
+const omitSecret = (b: Record<string, unknown>) => {
+  const { secret: _secret, ...rest } = b;
+  return rest;
+};
+
+const describePayload = (payload: Payload) => {
+  if (payload === NO_BODY) return '(no body)';
+  const text = JSON.stringify(payload) ?? String(payload);
+  return text.length > 400 ? `${text.slice(0, 400)}… (${text.length} chars)` : text;
+};
+
+// Valid values for each field; the arbitraries mix them with hostile ones.
+const validSlug = fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,20}[a-z0-9]$/);
+const validName = fc.oneof(
+  fc.string({ minLength: 1, maxLength: 60 }),
+  fc.constantFrom(...SQL_STRINGS, ...UNICODE_STRINGS),
+  fc.string({ unit: 'grapheme', minLength: 1, maxLength: 30 }),
+);
+const validOrigins = fc.uniqueArray(
+  fc.constantFrom('https://app.example.com', 'http://localhost:5173', 'https://a.b.example:8443'),
+  { maxLength: 3 },
+);
+const validScopes = fc.subarray(SCOPES);
+const validTools = fc.oneof(fc.constant(null), fc.subarray(TOOLS));
+const validExpiry = fc.oneof(
+  fc.constant(null),
+  fc
+    .date({
+      min: new Date(Date.now() + 7 * 86_400_000),
+      max: new Date('9999-12-31T00:00:00Z'),
+      noInvalidDate: true,
+    })
+    .map((d) => d.toISOString()),
+);
+const perMinute = fc.integer({ min: 0, max: 1_000_000 });
+const validUrl = fc.constantFrom(
+  'https://idp.example.com',
+  'https://login.example.org/realms/acme',
+  'http://127.0.0.1:9',
+  'http://localhost:8080/jwks.json',
+  'https://idp.example.com/.well-known/jwks.json',
+);
+
+describe('admin API: property-based hostile battery', () => {
+  let p: TestPlatform;
+  /** A tenant and key no property targets; checked for corruption at the end. */
+  let known: { slug: string; key: string; keyId: string; tenantView: unknown; keyView: unknown };
+  let createdTenants = 0;
+
+  const send = async (method: string, path: string, payload: Payload): Promise<Response> => {
+    const req = (p.http() as unknown as Record<string, (path: string) => import('supertest').Test>)
+      [method.toLowerCase()](path)
+      .set(ADMIN);
+    if (payload === NO_BODY) return req;
+    return req.set('Content-Type', 'application/json').send(JSON.stringify(payload) ?? 'null');
+  };
+
+  /** Never a 5xx; a refusal is a 4xx with `{statusCode, error, message}`. */
+  const expectHandled = (res: Response, what: string, payload: Payload) => {
+    if (res.status >= 500 || res.status < 200) {
+      throw new Error(
+        `${what} answered ${res.status} ${res.text.slice(0, 200)} for ${describePayload(payload)}`,
+      );
+    }
+    if (res.status >= 300) {
+      expect(isClientError(res.status)).toBe(true);
+      expectErrorBody(res.status, res.body, what);
+    }
+  };
+
+  beforeAll(async () => {
+    p = await startPlatform(HOSTILE_ENV);
+    const t = await createTenant(p, 'known');
+    const k = await createKey(p, t.slug, { scopes: ['math:use'], name: 'known key' });
+    known = {
+      slug: t.slug,
+      key: k.key,
+      keyId: k.id,
+      tenantView: (await p.http().get(`/admin/tenants/${t.slug}`).set(ADMIN).expect(200)).body,
+      keyView: (await p.http().get(`/admin/tenants/${t.slug}/keys/${k.id}`).set(ADMIN).expect(200))
+        .body,
+    };
+  });
+  afterAll(async () => {
+    await p.close();
+  });
+
+  describe('hostile bodies on every write route', () => {
+    it(
+      'POST /admin/tenants',
+      async () => {
+        const body = hostileBody({
+          slug: validSlug,
+          name: validName,
+          allowedOrigins: validOrigins,
+        });
+        await fc.assert(
+          fc.asyncProperty(body, async (payload) => {
+            const res = await send('POST', '/admin/tenants', payload);
+            expectHandled(res, 'POST /admin/tenants', payload);
+            if (res.status !== 201) return;
+            createdTenants += 1;
+            const sent = payload as { slug: string; name: string };
+            expect(res.body.slug).toBe(sent.slug);
+            expect(res.body.name).toBe(sent.name.trim());
+            const stored = await p
+              .http()
+              .get(`/admin/tenants/${res.body.slug}`)
+              .set(ADMIN)
+              .expect(200);
+            expect(stored.body).toEqual(res.body);
+          }),
+          {
+            numRuns: RUNS,
+            examples: [
+              [{ slug: 'sql-name', name: "'; DROP TABLE tenants;--" }],
+              [{ slug: "x'; DROP TABLE tenants;--", name: 'x' }],
+              [{ slug: 'nul-name', name: 'a\u0000b' }],
+              [{ slug: 'huge-name', name: 'x'.repeat(100_000) }],
+              [{ slug: 'a'.repeat(64), name: 'x' }],
+              [[{ slug: 'in-array', name: 'x' }]],
+              [JSON.parse('{"slug":"proto","name":"x","__proto__":{"admin":true}}')],
+              [{ slug: 'nested', name: { a: { b: { c: 'x' } } } }],
+            ],
+          },
+        );
+      },
+      PROPERTY_TIMEOUT,
+    );
+
+    it(
+      'PATCH /admin/tenants/:tenant',
+      async () => {
+        const victim = await createTenant(p, 'patchme');
+        const body = hostileBody({
+          name: validName,
+          status: fc.constantFrom('active', 'suspended'),
+          allowedOrigins: validOrigins,
+          rateLimits: fc.record(
+            { keyPerMinute: perMinute, tenantPerMinute: perMinute },
+            { requiredKeys: [] },
+          ),
+        });
+        await fc.assert(
+          fc.asyncProperty(body, async (payload) => {
+            const res = await send('PATCH', `/admin/tenants/${victim.slug}`, payload);
+            expectHandled(res, 'PATCH /admin/tenants/:tenant', payload);
+            if (res.status !== 200) return;
+            const sent = payload as { name?: string; status?: string };
+            if (typeof sent.name === 'string') expect(res.body.name).toBe(sent.name.trim());
+            if (sent.status) expect(res.body.status).toBe(sent.status);
+            expect(res.body.slug).toBe(victim.slug);
+            const stored = await p
+              .http()
+              .get(`/admin/tenants/${victim.slug}`)
+              .set(ADMIN)
+              .expect(200);
+            expect(stored.body).toEqual(res.body);
+          }),
+          {
+            numRuns: RUNS,
+            examples: [
+              [{ status: 'deleted' }],
+              [{ status: "active'; DROP TABLE tenants;--" }],
+              [{ name: '\u0000' }],
+              [{ name: '   ' }],
+              [{ slug: 'renamed' }],
+              [{ id: '00000000-0000-4000-8000-000000000000' }],
+              [{ allowedOrigins: ['https://a.example/path'] }],
+              [{ allowedOrigins: 'https://a.example' }],
+              [{}],
+            ],
+          },
+        );
+      },
+      PROPERTY_TIMEOUT,
+    );
+
+    it(
+      'POST /admin/tenants/:tenant/keys',
+      async () => {
+        const owner = await createTenant(p, 'keysme');
+        const body = hostileBody({
+          name: validName,
+          scopes: validScopes,
+          tools: validTools,
+          expiresAt: validExpiry,
+          rateLimitPerMinute: fc.oneof(fc.constant(null), perMinute),
+        });
+        await fc.assert(
+          fc.asyncProperty(body, async (payload) => {
+            const res = await send('POST', `/admin/tenants/${owner.slug}/keys`, payload);
+            expectHandled(res, 'POST keys', payload);
+            if (res.status !== 201) return;
+            const sent = payload as { name: string; scopes: string[] };
+            expect(res.body.secret).toMatch(/^mcp_/);
+            expect(res.body.name).toBe(sent.name.trim());
+            expect(res.body.scopes).toEqual([...new Set(sent.scopes)]);
+            const stored = await p
+              .http()
+              .get(`/admin/tenants/${owner.slug}/keys/${res.body.id}`)
+              .set(ADMIN)
+              .expect(200);
+            expect(stored.body).toEqual(omitSecret(res.body));
+          }),
+          {
+            numRuns: RUNS,
+            examples: [
+              [{ name: 'k', scopes: ["'; DROP TABLE api_keys;--"] }],
+              [{ name: 'k', scopes: ['tenant:admin', 'tenant:admin'] }],
+              [{ name: 'k', scopes: [], tools: ['echo\u0000'] }],
+              [{ name: 'k', scopes: [], expiresAt: '1970-01-01T00:00:00Z' }],
+              [{ name: 'k', scopes: [], expiresAt: '+275760-09-13T00:00:00Z' }],
+              [{ name: 'k', scopes: [], expiresAt: 4102444800 }],
+              [{ name: 'k', scopes: 'tenant:admin' }],
+              [{ name: 'k', scopes: [], secret: 'mcp_chosen_by_the_caller' }],
+              [{ name: 'k', scopes: [], tenantId: '00000000-0000-4000-8000-000000000000' }],
+              [{ name: 'x'.repeat(201), scopes: [] }],
+            ],
+          },
+        );
+      },
+      PROPERTY_TIMEOUT,
+    );
+
+    it(
+      'PATCH /admin/tenants/:tenant/keys/:id',
+      async () => {
+        const owner = await createTenant(p, 'patchkey');
+        const key = await createKey(p, owner.slug, { scopes: [] });
+        const body = hostileBody({
+          name: validName,
+          scopes: validScopes,
+          tools: validTools,
+          expiresAt: validExpiry,
+          rateLimitPerMinute: fc.oneof(fc.constant(null), perMinute),
+        });
+        await fc.assert(
+          fc.asyncProperty(body, async (payload) => {
+            const res = await send('PATCH', `/admin/tenants/${owner.slug}/keys/${key.id}`, payload);
+            expectHandled(res, 'PATCH key', payload);
+            if (res.status !== 200) return;
+            const sent = payload as { name?: string; scopes?: string[] };
+            if (typeof sent.name === 'string') expect(res.body.name).toBe(sent.name.trim());
+            if (sent.scopes) expect(res.body.scopes).toEqual([...new Set(sent.scopes)]);
+            expect(res.body.id).toBe(key.id);
+            expect(res.body).not.toHaveProperty('secret');
+            const stored = await p
+              .http()
+              .get(`/admin/tenants/${owner.slug}/keys/${key.id}`)
+              .set(ADMIN)
+              .expect(200);
+            expect(stored.body).toEqual(res.body);
+          }),
+          {
+            numRuns: RUNS,
+            examples: [
+              [{ revokedAt: null }],
+              [{ id: '00000000-0000-4000-8000-000000000000' }],
+              [{ scopes: null }],
+              [{ name: null }],
+              [{ expiresAt: 'tomorrow' }],
+              [{ tools: [] }],
+              [{}],
+            ],
+          },
+        );
+      },
+      PROPERTY_TIMEOUT,
+    );
+
+    it(
+      'POST /admin/tenants/:tenant/keys/:id/rotate',
+      async () => {
+        const owner = await createTenant(p, 'rotateme');
+        const key = await createKey(p, owner.slug, { scopes: [] });
+        const body = fc.oneof(
+          { weight: 1, arbitrary: fc.constant<Payload>(NO_BODY) },
+          {
+            weight: 9,
+            arbitrary: hostileBody({ graceSeconds: fc.integer({ min: 0, max: 30 * 24 * 3600 }) }),
+          },
+        );
+        await fc.assert(
+          fc.asyncProperty(body, async (payload) => {
+            const res = await send(
+              'POST',
+              `/admin/tenants/${owner.slug}/keys/${key.id}/rotate`,
+              payload,
+            );
+            expectHandled(res, 'POST rotate', payload);
+            if (res.status !== 201) return;
+            expect(res.body.id).toBe(key.id);
+            expect(res.body.secret).toMatch(/^mcp_/);
+            const stored = await p
+              .http()
+              .get(`/admin/tenants/${owner.slug}/keys/${key.id}`)
+              .set(ADMIN)
+              .expect(200);
+            expect(stored.body).toEqual(omitSecret(res.body));
+          }),
+          {
+            numRuns: RUNS,
+            examples: [
+              [{ graceSeconds: -1 }],
+              [{ graceSeconds: 1e308 }],
+              [{ graceSeconds: 2 ** 53 + 2 }],
+              [{ graceSeconds: '60' }],
+              [{ graceSeconds: 30 * 24 * 3600 + 1 }],
+              [{ graceSeconds: 1.5 }],
+              [{ graceSeconds: 0, secret: 'mine' }],
+              [{}],
+              [NO_BODY],
+            ],
+          },
+        );
+      },
+      PROPERTY_TIMEOUT,
+    );
+
+    it(
+      'PUT /admin/tenants/:tenant/tools/:name',
+      async () => {
+        const owner = await createTenant(p, 'toolsme');
+        const input = fc.record({
+          name: fc.oneof(
+            { weight: 4, arbitrary: fc.constantFrom(...TOOLS) },
+            { weight: 1, arbitrary: hostileSegment },
+          ),
+          payload: hostileBody({ enabled: fc.boolean() }),
+        });
+        await fc.assert(
+          fc.asyncProperty(input, async ({ name, payload }) => {
+            const path = `/admin/tenants/${owner.slug}/tools/${name}`;
+            const res = await rawHttp(p, {
+              method: 'PUT',
+              path,
+              headers: { ...ADMIN, 'Content-Type': 'application/json' },
+              body: JSON.stringify(payload) ?? 'null',
+            });
+            expectHandled(
+              { ...res, body: res.json } as unknown as Response,
+              `PUT ${path.slice(0, 100)}`,
+              payload,
+            );
+            if (res.status !== 200) return;
+            const sent = payload as { enabled: boolean };
+            const view = res.json as { name: string; enabled: boolean };
+            expect(view.enabled).toBe(sent.enabled);
+            const list = await p
+              .http()
+              .get(`/admin/tenants/${owner.slug}/tools`)
+              .set(ADMIN)
+              .expect(200);
+            expect(list.body.items.find((t: { name: string }) => t.name === view.name)).toEqual(
+              view,
+            );
+          }),
+          {
+            numRuns: RUNS,
+            examples: [
+              [{ name: 'echo', payload: { enabled: 'false' } }],
+              [{ name: 'echo', payload: { enabled: 0 } }],
+              [{ name: 'echo', payload: { enabled: null } }],
+              [{ name: 'echo', payload: { enabled: true, requiredScopes: [] } }],
+              [{ name: '__proto__', payload: { enabled: true } }],
+              [{ name: 'constructor', payload: { enabled: true } }],
+              [{ name: '%00', payload: { enabled: true } }],
+            ],
+          },
+        );
+      },
+      PROPERTY_TIMEOUT,
+    );
+
+    it(
+      'PUT /admin/tenants/:tenant/auth',
+      async () => {
+        const owner = await createTenant(p, 'authme');
+        const jwt = fc.oneof(
+          { weight: 1, arbitrary: fc.constant(null) },
+          {
+            weight: 6,
+            arbitrary: hostileBody({
+              issuer: validUrl,
+              jwksUri: validUrl,
+              audience: fc.oneof(fc.string({ minLength: 1, maxLength: 80 }), hostileString),
+              scopesClaim: fc.constantFrom(
+                'scp',
+                'scope',
+                'permissions',
+                'roles',
+                'realm_access.roles',
+              ),
+              algorithms: fc.subarray(ALGORITHMS, { minLength: 1 }),
+            }),
+          },
+        );
+        const body = fc.oneof(
+          { weight: 6, arbitrary: fc.record({ jwt }) },
+          { weight: 2, arbitrary: hostileBody({ jwt }) },
+        );
+        await fc.assert(
+          fc.asyncProperty(body, async (payload) => {
+            const res = await send('PUT', `/admin/tenants/${owner.slug}/auth`, payload);
+            expectHandled(res, 'PUT auth', payload);
+            if (res.status !== 200) return;
+            expect(res.body).toEqual({ jwt: (payload as { jwt: unknown }).jwt });
+            const stored = await p
+              .http()
+              .get(`/admin/tenants/${owner.slug}/auth`)
+              .set(ADMIN)
+              .expect(200);
+            expect(stored.body).toEqual(res.body);
+          }),
+          {
+            numRuns: RUNS,
+            examples: [
+              [
+                {
+                  jwt: {
+                    issuer: 'https://idp.example.com',
+                    jwksUri: 'https://idp.example.com/jwks',
+                    audience: "'; DROP TABLE tenants;--",
+                  },
+                },
+              ],
+              [
+                {
+                  jwt: {
+                    issuer: 'https://idp.example.com',
+                    jwksUri: 'https://idp.example.com/jwks',
+                    audience: 'a\u0000b',
+                  },
+                },
+              ],
+              [
+                {
+                  jwt: {
+                    issuer: 'https://idp.example.com/\u0000',
+                    jwksUri: 'https://idp.example.com/jwks',
+                  },
+                },
+              ],
+              [
+                {
+                  jwt: {
+                    issuer: 'https://idp.example.com',
+                    jwksUri: 'https://idp.example.com/jwks',
+                    algorithms: ['none'],
+                  },
+                },
+              ],
+              [
+                {
+                  jwt: {
+                    issuer: 'https://idp.example.com',
+                    jwksUri: 'https://idp.example.com/jwks',
+                    scopesClaim: '__proto__',
+                  },
+                },
+              ],
+              [
+                {
+                  jwt: {
+                    issuer: 'http://169.254.169.254',
+                    jwksUri: 'http://169.254.169.254/latest/meta-data',
+                  },
+                },
+              ],
+              [{ jwt: {} }],
+              [{ jwt: [] }],
+              [{}],
+            ],
+          },
+        );
+      },
+      PROPERTY_TIMEOUT,
+    );
+  });
+
+  describe('hostile path parameters', () => {
+    it(
+      'slugs, key ids and tool names with SQL, NUL, unicode or 500 characters: 4xx, never 5xx',
+      async () => {
+        const owner = await createTenant(p, 'pathme');
+        const key = await createKey(p, owner.slug, { scopes: [] });
+        const routes: Array<{
+          method: string;
+          path: (s: string, id: string, tool: string) => string;
+          body?: unknown;
+        }> = [
+          { method: 'GET', path: (s) => `/admin/tenants/${s}` },
+          {
+            method: 'PATCH',
+            path: (s) => `/admin/tenants/${s}`,
+            body: { name: 'renamed by a path' },
+          },
+          { method: 'GET', path: (s) => `/admin/tenants/${s}/keys` },
+          {
+            method: 'POST',
+            path: (s) => `/admin/tenants/${s}/keys`,
+            body: { name: 'k', scopes: [] },
+          },
+          { method: 'GET', path: (s, id) => `/admin/tenants/${s}/keys/${id}` },
+          {
+            method: 'PATCH',
+            path: (s, id) => `/admin/tenants/${s}/keys/${id}`,
+            body: { name: 'k2' },
+          },
+          { method: 'POST', path: (s, id) => `/admin/tenants/${s}/keys/${id}/rotate`, body: {} },
+          { method: 'POST', path: (s, id) => `/admin/tenants/${s}/keys/${id}/revoke` },
+          { method: 'GET', path: (s) => `/admin/tenants/${s}/tools` },
+          {
+            method: 'PUT',
+            path: (s, _id, tool) => `/admin/tenants/${s}/tools/${tool}`,
+            body: { enabled: true },
+          },
+          { method: 'GET', path: (s) => `/admin/tenants/${s}/auth` },
+          { method: 'PUT', path: (s) => `/admin/tenants/${s}/auth`, body: { jwt: null } },
+        ];
+        const input = fc.record({
+          route: fc.constantFrom(...routes),
+          slug: fc.oneof(
+            { weight: 1, arbitrary: fc.constant(owner.slug) },
+            { weight: 3, arbitrary: hostileSegment },
+          ),
+          id: fc.oneof(
+            { weight: 1, arbitrary: fc.constant(key.id) },
+            { weight: 3, arbitrary: hostileSegment },
+          ),
+          tool: fc.oneof(
+            { weight: 1, arbitrary: fc.constant('echo') },
+            { weight: 3, arbitrary: hostileSegment },
+          ),
+        });
+        await fc.assert(
+          fc.asyncProperty(input, async ({ route, slug, id, tool }) => {
+            const path = route.path(slug, id, tool);
+            const res = await rawHttp(p, {
+              method: route.method,
+              path,
+              headers: { ...ADMIN, ...(route.body ? { 'Content-Type': 'application/json' } : {}) },
+              body: route.body ? JSON.stringify(route.body) : undefined,
+            });
+            const what = `${route.method} ${path.slice(0, 120)}`;
+            if (res.status >= 500)
+              throw new Error(`${what} answered ${res.status}: ${res.text.slice(0, 200)}`);
+            expect(res.headers['set-cookie']).toBeUndefined();
+            if (res.status >= 300) {
+              expect(isClientError(res.status)).toBe(true);
+              expectErrorBody(res.status, res.json, what);
+            } else {
+              expect(typeof res.json).toBe('object');
+            }
+          }),
+          { numRuns: RUNS * 2 },
+        );
+      },
+      PROPERTY_TIMEOUT,
+    );
+  });
+
+  describe('strings Postgres cannot store as sent', () => {
+    it('NUL bytes in any string field are refused with 400, never a 5xx', async () => {
+      const owner = await createTenant(p, 'nulls');
+      const key = await createKey(p, owner.slug, { scopes: [] });
+      const good = { issuer: 'https://idp.example.com', jwksUri: 'https://idp.example.com/jwks' };
+      const attempts: Array<[string, string, unknown]> = [
+        ['POST', '/admin/tenants', { slug: 'nul-tenant', name: 'a\u0000b' }],
+        ['PATCH', `/admin/tenants/${owner.slug}`, { name: 'a\u0000b' }],
+        ['PATCH', `/admin/tenants/${owner.slug}`, { allowedOrigins: ['https://a\u0000.example'] }],
+        ['POST', `/admin/tenants/${owner.slug}/keys`, { name: 'a\u0000b', scopes: [] }],
+        ['POST', `/admin/tenants/${owner.slug}/keys`, { name: 'k', scopes: ['math:use\u0000'] }],
+        ['PATCH', `/admin/tenants/${owner.slug}/keys/${key.id}`, { name: '\u0000' }],
+        [
+          'PUT',
+          `/admin/tenants/${owner.slug}/auth`,
+          { jwt: { ...good, audience: 'api://a\u0000b' } },
+        ],
+        [
+          'PUT',
+          `/admin/tenants/${owner.slug}/auth`,
+          { jwt: { ...good, issuer: 'https://idp.example.com/\u0000' } },
+        ],
+        [
+          'PUT',
+          `/admin/tenants/${owner.slug}/auth`,
+          { jwt: { ...good, jwksUri: 'https://idp.example.com/jwks#\u0000' } },
+        ],
+        [
+          'PUT',
+          `/admin/tenants/${owner.slug}/auth`,
+          { jwt: { ...good, scopesClaim: 'scp\u0000' } },
+        ],
+      ];
+      const failures: string[] = [];
+      for (const [method, path, payload] of attempts) {
+        const res = await send(method, path, payload);
+        if (res.status !== 400) {
+          failures.push(
+            `${method} ${path} ${describePayload(payload)} → ${res.status} ${res.text.slice(0, 120)}`,
+          );
+        } else {
+          expectErrorBody(400, res.body);
+        }
+      }
+      expect(failures).toEqual([]);
+    });
+
+    it('unpaired UTF-16 surrogates are refused with 400, or stored exactly as acknowledged', async () => {
+      const owner = await createTenant(p, 'surrogates');
+      const key = await createKey(p, owner.slug, { scopes: [] });
+      const good = { issuer: 'https://idp.example.com', jwksUri: 'https://idp.example.com/jwks' };
+      const failures: string[] = [];
+      const check = async (
+        what: string,
+        res: Response,
+        readBack: () => Promise<Record<string, unknown>>,
+        pick: (b: Record<string, unknown>) => unknown,
+      ) => {
+        if (res.status >= 500) {
+          failures.push(`${what}: ${res.status}`);
+          return;
+        }
+        if (res.status >= 400) return expectErrorBody(res.status, res.body);
+        const acknowledged = pick(res.body);
+        const stored = pick(await readBack());
+        if (JSON.stringify(stored) !== JSON.stringify(acknowledged)) {
+          failures.push(
+            `${what}: acknowledged ${JSON.stringify(acknowledged)}, stored ${JSON.stringify(stored)}`,
+          );
+        }
+      };
+      for (const [i, s] of LONE_SURROGATES.entries()) {
+        const slug = `surrogate-${i}-${Date.now().toString(36)}`;
+        await check(
+          `POST tenant name ${JSON.stringify(s)}`,
+          await send('POST', '/admin/tenants', { slug, name: s }),
+          async () => (await p.http().get(`/admin/tenants/${slug}`).set(ADMIN)).body,
+          (b) => b.name,
+        );
+        await check(
+          `PATCH tenant name ${JSON.stringify(s)}`,
+          await send('PATCH', `/admin/tenants/${owner.slug}`, { name: s }),
+          async () => (await p.http().get(`/admin/tenants/${owner.slug}`).set(ADMIN)).body,
+          (b) => b.name,
+        );
+        const created = await send('POST', `/admin/tenants/${owner.slug}/keys`, {
+          name: s,
+          scopes: [],
+        });
+        await check(
+          `POST key name ${JSON.stringify(s)}`,
+          created,
+          async () =>
+            (await p.http().get(`/admin/tenants/${owner.slug}/keys/${created.body.id}`).set(ADMIN))
+              .body,
+          (b) => b.name,
+        );
+        await check(
+          `PATCH key name ${JSON.stringify(s)}`,
+          await send('PATCH', `/admin/tenants/${owner.slug}/keys/${key.id}`, { name: s }),
+          async () =>
+            (await p.http().get(`/admin/tenants/${owner.slug}/keys/${key.id}`).set(ADMIN)).body,
+          (b) => b.name,
+        );
+        await check(
+          `PUT auth audience ${JSON.stringify(s)}`,
+          await send('PUT', `/admin/tenants/${owner.slug}/auth`, { jwt: { ...good, audience: s } }),
+          async () => (await p.http().get(`/admin/tenants/${owner.slug}/auth`).set(ADMIN)).body,
+          (b) => (b.jwt as { audience?: string } | null)?.audience,
+        );
+      }
+      expect(failures).toEqual([]);
+    });
+  });
+
+  describe('after the battery', () => {
+    it('the database still answers and nothing stored breaks the rules', async () => {
+      await p.http().get('/readyz').expect(200);
+      let cursor: string | null = null;
+      let tenants = 0;
+      do {
+        const page: Response = await p
+          .http()
+          .get('/admin/tenants')
+          .query({ limit: 200, ...(cursor ? { cursor } : {}) })
+          .set(ADMIN)
+          .expect(200);
+        for (const t of page.body.items as Array<{ slug: string; name: string }>) {
+          expect(t.slug).toMatch(SLUG_PATTERN);
+          expect(typeof t.name).toBe('string');
+          expect(t.name.trim()).toBe(t.name);
+          expect(t.name.length).toBeGreaterThan(0);
+          expect(t.name.length).toBeLessThanOrEqual(200);
+          expect([...t.name].some((c) => c.charCodeAt(0) < 0x20 || c === '\u007f')).toBe(false);
+        }
+        tenants += page.body.items.length;
+        cursor = page.body.nextCursor;
+      } while (cursor);
+      // The known tenant, the properties' own tenants, and whatever valid ones were generated.
+      expect(tenants).toBeGreaterThanOrEqual(1 + 7 + createdTenants);
+      expect(tenants).toBeLessThan(1 + 20 + createdTenants);
+    });
+
+    it('the known tenant and key are exactly as they were, and the key still works', async () => {
+      expect(
+        (await p.http().get(`/admin/tenants/${known.slug}`).set(ADMIN).expect(200)).body,
+      ).toEqual(known.tenantView);
+      const keyNow = (
+        await p
+          .http()
+          .get(`/admin/tenants/${known.slug}/keys/${known.keyId}`)
+          .set(ADMIN)
+          .expect(200)
+      ).body;
+      expect(keyNow).toEqual(known.keyView);
+      for (const item of (
+        await p.http().get(`/admin/tenants/${known.slug}/keys`).set(ADMIN).expect(200)
+      ).body.items as Array<{ scopes: string[] }>) {
+        for (const s of item.scopes) expect(s).toMatch(SCOPE_PATTERN);
+      }
+      const client = await connect(p, known.slug, bearer(known.key));
+      try {
+        const sum = await client.callTool({ name: 'add', arguments: { a: 20, b: 22 } });
+        expect(JSON.stringify(sum.content)).toContain('42');
+      } finally {
+        await client.close();
+      }
+    });
+  });
+});
