@@ -713,6 +713,53 @@ describe('admin API: property-based hostile battery', () => {
     });
   });
 
+  describe('deep nesting', () => {
+    it('bodies nested 10 000 and 100 000 levels deep (under 1 MiB) are a 4xx on every write route', async () => {
+      const owner = await createTenant(p, 'deep');
+      const key = await createKey(p, owner.slug, { scopes: [] });
+      const routes: Array<[string, string, string]> = [
+        ['POST', '/admin/tenants', 'name'],
+        ['PATCH', `/admin/tenants/${owner.slug}`, 'name'],
+        ['POST', `/admin/tenants/${owner.slug}/keys`, 'scopes'],
+        ['PATCH', `/admin/tenants/${owner.slug}/keys/${key.id}`, 'tools'],
+        ['POST', `/admin/tenants/${owner.slug}/keys/${key.id}/rotate`, 'graceSeconds'],
+        ['PUT', `/admin/tenants/${owner.slug}/tools/echo`, 'enabled'],
+        ['PUT', `/admin/tenants/${owner.slug}/auth`, 'jwt'],
+      ];
+      const nested = (depth: number, arrays: boolean) =>
+        arrays
+          ? `${'['.repeat(depth)}1${']'.repeat(depth)}`
+          : `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
+      const failures: string[] = [];
+      for (const depth of [10_000, 100_000]) {
+        for (const arrays of [true, false]) {
+          const value = nested(depth, arrays);
+          for (const [method, path, field] of routes) {
+            for (const body of [`{"${field}":${value}}`, value]) {
+              const res = await rawHttp(p, {
+                method,
+                path,
+                headers: { ...ADMIN, 'Content-Type': 'application/json' },
+                body,
+              });
+              const what = `${method} ${path} with ${depth} levels of ${arrays ? 'arrays' : 'objects'}${body === value ? ' as the body' : ` in ${field}`}`;
+              if (!isClientError(res.status))
+                failures.push(`${what} → ${res.status} ${res.text.slice(0, 100)}`);
+              else expectErrorBody(res.status, res.json, what);
+            }
+          }
+        }
+      }
+      expect(
+        failures.length > 8
+          ? [...failures.slice(0, 8), `… and ${failures.length - 8} more`]
+          : failures,
+      ).toEqual([]);
+      // The server is still fine.
+      await p.http().get(`/admin/tenants/${owner.slug}`).set(ADMIN).expect(200);
+    }, 60_000);
+  });
+
   describe('after the battery', () => {
     it('the database still answers and nothing stored breaks the rules', async () => {
       await p.http().get('/readyz').expect(200);

@@ -139,6 +139,37 @@ describe('hostile HTTP requests', () => {
     });
   });
 
+  describe('deeply nested JSON-RPC', () => {
+    it('100 000 levels of nesting in params are answered without a 5xx, and the session goes on', async () => {
+      const s = await rawInitialize(p, t.slug, bearer(t.key));
+      const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
+      const deepObject = `${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}`;
+      const bodies = [
+        `{"jsonrpc":"2.0","id":5,"method":"tools/list","params":{"_meta":{"x":${deep}}}}`,
+        `{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"echo","arguments":{"text":${deep}}}}`,
+        `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"add","arguments":{"a":${deepObject},"b":1}}}`,
+        `{"jsonrpc":"2.0","id":${deep},"method":"tools/list"}`,
+        deep,
+      ];
+      for (const body of bodies) {
+        const res = await rawMcp(p, t.slug, {
+          headers: { ...MCP_POST_HEADERS, ...s.headers },
+          body,
+        });
+        expect({ body: body.slice(0, 70), status: res.status < 500 }).toEqual({
+          body: body.slice(0, 70),
+          status: true,
+        });
+      }
+      const init = await rawMcp(p, t.slug, {
+        headers: { ...MCP_POST_HEADERS, ...bearer(t.key) },
+        body: `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{"x":${deep}},"clientInfo":{"name":"deep","version":"1"}}}`,
+      });
+      expect(init.status).toBeLessThan(500);
+      expect((await rawPost(p, t.slug, toolsList(), s.headers)).status).toBe(200);
+    });
+  });
+
   describe('session ids that name no session', () => {
     const hostileIds = [
       randomUUID(),

@@ -94,7 +94,7 @@ export async function withClockAhead<T>(ms: number, fn: () => Promise<T>): Promi
 /** A fresh tenant whose JWT identity provider is `idp` (plus any extra settings). */
 export async function tenantWithIdp(
   p: TestPlatform,
-  idp: TestIdp,
+  idp: Pick<TestIdp, 'issuer' | 'jwksUri'>,
   extra: Record<string, unknown> = {},
   prefix = 'jwt',
 ): Promise<{ slug: string; id: string; aud: string }> {

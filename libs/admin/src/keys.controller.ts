@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query, Req } from '@nestjs/common';
 import {
   ApiConflictResponse,
   ApiCreatedResponse,
@@ -9,9 +9,10 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { z } from 'zod';
-import { Authenticated } from '@app/auth';
+import { Authenticated, type AuthenticatedRequest } from '@app/auth';
 import { ApiKeysService, TenantsService } from '@app/tenancy';
 import { ToolRegistry } from '@app/tools';
+import { AdminAudit } from './admin-audit';
 import { assertKnown } from './catalog';
 import { schemaRef } from './openapi-schemas';
 import {
@@ -39,6 +40,7 @@ export class KeysController {
     private readonly tenants: TenantsService,
     private readonly keys: ApiKeysService,
     private readonly registry: ToolRegistry,
+    private readonly audit: AdminAudit,
   ) {}
 
   @Post()
@@ -46,10 +48,21 @@ export class KeysController {
   @JsonBody('CreateApiKey', CreateKeyBody)
   @ApiCreatedResponse({ schema: IssuedKeyRef })
   @ApiNotFoundResponse({ description: 'No such tenant' })
-  async create(@Param('tenant') slug: string, @Body() body: z.output<typeof CreateKeyBody>) {
+  async create(
+    @Req() req: AuthenticatedRequest,
+    @Param('tenant') slug: string,
+    @Body() body: z.output<typeof CreateKeyBody>,
+  ) {
     assertKnown(this.registry, body);
     const tenant = await this.tenants.getBySlug(slug);
-    return issuedKeyView(await this.keys.create(tenant.id, body), tenant.slug);
+    const issued = await this.keys.create(tenant.id, body);
+    this.audit.changed(req, tenant.id, 'key.create', {
+      keyId: issued.key.id,
+      name: issued.key.name,
+      scopes: issued.key.scopes,
+      tools: issued.key.tools,
+    });
+    return issuedKeyView(issued, tenant.slug);
   }
 
   @Get()
@@ -76,22 +89,31 @@ export class KeysController {
   @ApiOkResponse({ schema: KeyRef })
   @ApiConflictResponse({ description: 'The key is revoked' })
   async update(
+    @Req() req: AuthenticatedRequest,
     @Param('tenant') slug: string,
     @Param('id') id: string,
     @Body() body: z.output<typeof UpdateKeyBody>,
   ) {
     assertKnown(this.registry, body);
     const tenant = await this.tenants.getBySlug(slug);
-    return apiKeyView(await this.keys.update(tenant.id, id, body), tenant.slug);
+    const key = await this.keys.update(tenant.id, id, body);
+    this.audit.changed(req, tenant.id, 'key.update', { keyId: key.id, changed: body });
+    return apiKeyView(key, tenant.slug);
   }
 
   @Post(':id/revoke')
   @HttpCode(200)
   @ApiOperation({ summary: 'Revoke a key; it stops working on the next request' })
   @ApiOkResponse({ schema: KeyRef })
-  async revoke(@Param('tenant') slug: string, @Param('id') id: string) {
+  async revoke(
+    @Req() req: AuthenticatedRequest,
+    @Param('tenant') slug: string,
+    @Param('id') id: string,
+  ) {
     const tenant = await this.tenants.getBySlug(slug);
-    return apiKeyView(await this.keys.revoke(tenant.id, id), tenant.slug);
+    const key = await this.keys.revoke(tenant.id, id);
+    this.audit.changed(req, tenant.id, 'key.revoke', { keyId: key.id, name: key.name });
+    return apiKeyView(key, tenant.slug);
   }
 
   @Post(':id/rotate')
@@ -102,11 +124,17 @@ export class KeysController {
   @ApiCreatedResponse({ schema: IssuedKeyRef })
   @ApiConflictResponse({ description: 'The key is revoked' })
   async rotate(
+    @Req() req: AuthenticatedRequest,
     @Param('tenant') slug: string,
     @Param('id') id: string,
     @Body() body: z.output<typeof RotateKeyBody>,
   ) {
     const tenant = await this.tenants.getBySlug(slug);
-    return issuedKeyView(await this.keys.rotate(tenant.id, id, body.graceSeconds), tenant.slug);
+    const issued = await this.keys.rotate(tenant.id, id, body.graceSeconds);
+    this.audit.changed(req, tenant.id, 'key.rotate', {
+      keyId: issued.key.id,
+      graceSeconds: body.graceSeconds,
+    });
+    return issuedKeyView(issued, tenant.slug);
   }
 }

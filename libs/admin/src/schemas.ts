@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AUDIT_OUTCOMES } from '@app/audit';
 import { JWT_ALGORITHMS } from '@app/auth';
 import { SLUG_PATTERN, TENANT_STATUSES } from '@app/tenancy';
 
@@ -228,4 +229,36 @@ export const TenantAuthView = z.object({
       algorithms: z.array(z.string()).optional(),
     })
     .nullable(),
+});
+
+const instant = z.iso
+  .datetime({ offset: true, message: 'must be an ISO 8601 date-time, e.g. 2027-01-31T00:00:00Z' })
+  .transform((s) => new Date(s));
+
+export const AuditQuery = z.strictObject({
+  limit: PageQuery.shape.limit,
+  cursor: z.string().max(40).optional(),
+  tool: z.string().regex(TOOL_NAME_PATTERN, { message: 'must be a tool name' }).optional(),
+  keyId: z.uuid({ message: 'must be an API key id (uuid)' }).optional(),
+  outcome: z.enum(AUDIT_OUTCOMES).optional(),
+  action: z
+    .string()
+    .regex(/^[a-z]+\.[a-z_]+$/, { message: 'must be an action like tool.call or key.revoke' })
+    .optional(),
+  from: instant.optional(),
+  to: instant.optional(),
+});
+
+export const AuditEventView = z.object({
+  id: z.string(),
+  at: timestamp,
+  actorKind: z.string(),
+  actorId: z.string(),
+  action: z.string(),
+  tool: z.string().nullable(),
+  keyId: z.string().nullable(),
+  outcome: z.enum(AUDIT_OUTCOMES).nullable(),
+  durationMs: z.number().nullable(),
+  requestId: z.string().nullable(),
+  detail: z.record(z.string(), z.unknown()),
 });

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Param, Put } from '@nestjs/common';
+import { Body, Controller, Get, Param, Put, Req } from '@nestjs/common';
 import {
   ApiNotFoundResponse,
   ApiOkResponse,
@@ -7,7 +7,8 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { z } from 'zod';
-import { Authenticated } from '@app/auth';
+import { Authenticated, type AuthenticatedRequest } from '@app/auth';
+import { AdminAudit } from './admin-audit';
 import { Tenant, TenantsService } from '@app/tenancy';
 import { schemaRef } from './openapi-schemas';
 import { TenantAuthBody, TenantAuthView } from './schemas';
@@ -21,7 +22,10 @@ const view = (t: Tenant) => ({ jwt: t.settings.auth?.jwt ?? null });
 @Authenticated('tenant-admin')
 @Controller('admin/tenants/:tenant/auth')
 export class TenantAuthController {
-  constructor(private readonly tenants: TenantsService) {}
+  constructor(
+    private readonly tenants: TenantsService,
+    private readonly audit: AdminAudit,
+  ) {}
 
   @Get()
   @ApiOperation({
@@ -41,7 +45,13 @@ export class TenantAuthController {
   @JsonBody('SetTenantAuth', TenantAuthBody)
   @ApiOkResponse({ schema: TenantAuthRef })
   @ApiNotFoundResponse({ description: 'No such tenant' })
-  async set(@Param('tenant') slug: string, @Body() body: z.output<typeof TenantAuthBody>) {
-    return view(await this.tenants.setJwtSettings(slug, body.jwt));
+  async set(
+    @Req() req: AuthenticatedRequest,
+    @Param('tenant') slug: string,
+    @Body() body: z.output<typeof TenantAuthBody>,
+  ) {
+    const tenant = await this.tenants.setJwtSettings(slug, body.jwt);
+    this.audit.changed(req, tenant.id, 'tenant.auth', { jwt: body.jwt });
+    return view(tenant);
   }
 }

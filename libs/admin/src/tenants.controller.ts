@@ -1,4 +1,15 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Param,
+  Patch,
+  Post,
+  Query,
+  Req,
+} from '@nestjs/common';
 import {
   ApiConflictResponse,
   ApiCreatedResponse,
@@ -9,7 +20,8 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { z } from 'zod';
-import { Authenticated } from '@app/auth';
+import { Authenticated, type AuthenticatedRequest } from '@app/auth';
+import { AdminAudit } from './admin-audit';
 import { TenantsService } from '@app/tenancy';
 import { schemaRef } from './openapi-schemas';
 import { CreateTenantBody, page, PageQuery, TenantView, UpdateTenantBody } from './schemas';
@@ -22,7 +34,10 @@ const TenantPageRef = schemaRef('TenantPage', page(TenantView));
 @ApiTags('tenants')
 @Controller('admin/tenants')
 export class TenantsController {
-  constructor(private readonly tenants: TenantsService) {}
+  constructor(
+    private readonly tenants: TenantsService,
+    private readonly audit: AdminAudit,
+  ) {}
 
   @Post()
   @Authenticated('platform')
@@ -30,9 +45,11 @@ export class TenantsController {
   @JsonBody('CreateTenant', CreateTenantBody)
   @ApiCreatedResponse({ schema: TenantRef })
   @ApiConflictResponse({ description: 'The slug is taken' })
-  async create(@Body() body: z.output<typeof CreateTenantBody>) {
+  async create(@Req() req: AuthenticatedRequest, @Body() body: z.output<typeof CreateTenantBody>) {
     const { allowedOrigins, ...rest } = body;
-    return tenantView(await this.tenants.create({ ...rest, settings: { allowedOrigins } }));
+    const tenant = await this.tenants.create({ ...rest, settings: { allowedOrigins } });
+    this.audit.changed(req, tenant.id, 'tenant.create', { slug: tenant.slug, name: tenant.name });
+    return tenantView(tenant);
   }
 
   @Get()
@@ -59,8 +76,14 @@ export class TenantsController {
   @JsonBody('UpdateTenant', UpdateTenantBody)
   @ApiOkResponse({ schema: TenantRef })
   @ApiNotFoundResponse({ description: 'No such tenant' })
-  async update(@Param('tenant') slug: string, @Body() body: z.output<typeof UpdateTenantBody>) {
-    return tenantView(await this.tenants.update(slug, body));
+  async update(
+    @Req() req: AuthenticatedRequest,
+    @Param('tenant') slug: string,
+    @Body() body: z.output<typeof UpdateTenantBody>,
+  ) {
+    const tenant = await this.tenants.update(slug, body);
+    this.audit.changed(req, tenant.id, 'tenant.update', { changed: body });
+    return tenantView(tenant);
   }
 
   @Delete(':tenant')
@@ -69,7 +92,9 @@ export class TenantsController {
   @ApiOperation({ summary: 'Delete a tenant with its keys, grants, notes and audit log' })
   @ApiNoContentResponse({ description: 'Deleted' })
   @ApiNotFoundResponse({ description: 'No such tenant' })
-  async remove(@Param('tenant') slug: string): Promise<void> {
-    await this.tenants.remove(slug);
+  async remove(@Req() req: AuthenticatedRequest, @Param('tenant') slug: string): Promise<void> {
+    const tenant = await this.tenants.remove(slug);
+    // The tenant's own audit log goes with it; this platform-level event stays.
+    this.audit.changed(req, null, 'tenant.delete', { tenantId: tenant.id, slug: tenant.slug });
   }
 }

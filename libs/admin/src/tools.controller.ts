@@ -1,4 +1,4 @@
-import { Body, Controller, Get, NotFoundException, Param, Put } from '@nestjs/common';
+import { Body, Controller, Get, NotFoundException, Param, Put, Req } from '@nestjs/common';
 import {
   ApiNotFoundResponse,
   ApiOkResponse,
@@ -7,7 +7,8 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { z } from 'zod';
-import { Authenticated } from '@app/auth';
+import { Authenticated, type AuthenticatedRequest } from '@app/auth';
+import { AdminAudit } from './admin-audit';
 import { TenantsService, ToolGrantsService } from '@app/tenancy';
 import { ToolDefinition, ToolRegistry } from '@app/tools';
 import { schemaRef } from './openapi-schemas';
@@ -34,6 +35,7 @@ export class ToolsController {
     private readonly tenants: TenantsService,
     private readonly grants: ToolGrantsService,
     private readonly registry: ToolRegistry,
+    private readonly audit: AdminAudit,
   ) {}
 
   @Get()
@@ -56,6 +58,7 @@ export class ToolsController {
   @ApiOkResponse({ schema: ToolRef })
   @ApiNotFoundResponse({ description: 'No such tenant or tool' })
   async set(
+    @Req() req: AuthenticatedRequest,
     @Param('tenant') slug: string,
     @Param('name') name: string,
     @Body() body: z.output<typeof SetToolBody>,
@@ -65,6 +68,7 @@ export class ToolsController {
     if (!tool)
       throw new NotFoundException(`no tool named "${name}"; GET the tools list for the catalog`);
     await this.grants.set(tenant.id, tool.name, body.enabled);
+    this.audit.changed(req, tenant.id, 'tool.grant', { tool: tool.name, enabled: body.enabled });
     return view(tool, await this.grants.forTenant(tenant.id));
   }
 }

@@ -8,7 +8,7 @@ import {
 } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiBody, ApiQuery } from '@nestjs/swagger';
 import { z } from 'zod';
-import { findUnstorableText, UNSTORABLE_TEXT_MESSAGE } from '@app/database';
+import { describeTextProblem, findUnstorableText } from '@app/database';
 import { schemaRef } from './openapi-schemas';
 
 export function describeIssues(error: z.ZodError): string {
@@ -29,11 +29,10 @@ class ZodPipe implements PipeTransform {
 
   transform(value: unknown, metadata: ArgumentMetadata): unknown {
     if (metadata.type !== this.part) return value;
-    const unstorable = findUnstorableText(value);
-    if (unstorable) {
-      throw new BadRequestException(
-        `invalid ${this.part === 'body' ? 'request body' : 'query'}: ${unstorable}: ${UNSTORABLE_TEXT_MESSAGE}`,
-      );
+    const problem = findUnstorableText(value);
+    if (problem) {
+      const where = this.part === 'body' ? 'request body' : 'query';
+      throw new BadRequestException(`invalid ${where}: ${describeTextProblem(problem)}`);
     }
     const result = this.schema.safeParse(value ?? (this.part === 'body' ? undefined : {}));
     if (!result.success) {

@@ -1,6 +1,7 @@
 import { Injectable, Logger, OnModuleInit, BeforeApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { storableJson, storableText } from '@app/database';
 import { Metrics } from '@app/observability';
 import type { AuditRecord } from './audit.types';
 
@@ -47,7 +48,16 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown {
   }
 
   record(event: AuditRecord): void {
-    this.queue.push({ ...event, at: event.at ?? new Date() });
+    // Whatever a client sent ends up here (refusal reasons quote it); make it storable now, so
+    // one hostile string cannot poison a batch.
+    this.queue.push({
+      ...event,
+      actorId: storableText(event.actorId),
+      tool: event.tool === undefined ? undefined : storableText(event.tool),
+      requestId: event.requestId === undefined ? undefined : storableText(event.requestId),
+      detail: event.detail ? (storableJson(event.detail) as Record<string, unknown>) : undefined,
+      at: event.at ?? new Date(),
+    });
     if (this.queue.length > AUDIT_MAX_QUEUE) {
       const excess = this.queue.length - AUDIT_MAX_QUEUE;
       this.queue.splice(0, excess);
@@ -83,6 +93,11 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown {
           this.logger.log(`audit log writable again; ${this.queue.length} events still queued`);
         this.failures = 0;
       } catch (err) {
+        if (isDataError(err)) {
+          // The database is fine but a row is not: write the rest one by one, drop the bad ones.
+          await this.insertEach(batch);
+          continue;
+        }
         this.failures += 1;
         // Back off up to 10 s between attempts while the database is away.
         this.nextAttemptAt = Date.now() + Math.min(10_000, 250 * 2 ** Math.min(this.failures, 6));
@@ -94,6 +109,28 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown {
         return;
       }
     }
+  }
+
+  private async insertEach(batch: AuditRecord[]): Promise<void> {
+    let dropped = 0;
+    for (const event of batch) {
+      try {
+        await this.insert([event]);
+        this.stats.written += 1;
+        this.metrics.auditWritten.inc();
+      } catch (err) {
+        if (!isDataError(err)) return; // the database went away: keep the rest queued
+        dropped += 1;
+        this.logger.error(
+          `audit event ${event.action} could not be stored: ${(err as Error).message}`,
+        );
+      }
+    }
+    this.queue.splice(0, batch.length);
+    this.stats.dropped += dropped;
+    this.metrics.auditDropped.inc(dropped);
+    this.stats.queued = this.queue.length;
+    this.metrics.auditQueueDepth.set(this.queue.length);
   }
 
   private async insert(batch: AuditRecord[]): Promise<void> {
@@ -128,4 +165,12 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown {
       values,
     );
   }
+}
+
+/** SQLSTATE classes 22 (data exception) and 23 (integrity): the row is at fault, not the server. */
+function isDataError(err: unknown): boolean {
+  const code =
+    (err as { driverError?: { code?: string }; code?: string }).driverError?.code ??
+    (err as { code?: string }).code;
+  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
 }

@@ -38,7 +38,7 @@ function decodeHeader(token: string): { kid?: string; alg?: string } {
   try {
     const part = token.split('.')[0] ?? '';
     const header = JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as unknown;
-    return typeof header === 'object' && header ? (header) : {};
+    return typeof header === 'object' && header ? header : {};
   } catch {
     return {};
   }

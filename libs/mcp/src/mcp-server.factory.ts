@@ -12,6 +12,7 @@ import {
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { Principal } from '@app/auth';
 import { ToolGrantsService } from '@app/tenancy';
+import { ToolCallRecorder } from './tool-call-recorder';
 import {
   decideToolAccess,
   invokeTool,
@@ -33,6 +34,11 @@ export function principalOf(extra: Extra): Principal {
   return principal;
 }
 
+function requestIdOf(extra: Extra): string | undefined {
+  const id = extra.requestInfo?.headers['x-request-id'];
+  return typeof id === 'string' ? id : undefined;
+}
+
 export function notFound(name: string): McpError {
   return new McpError(ErrorCode.InvalidParams, `Tool ${name} not found`);
 }
@@ -47,6 +53,7 @@ export class McpServerFactory {
   constructor(
     private readonly registry: ToolRegistry,
     private readonly grants: ToolGrantsService,
+    private readonly recorder: ToolCallRecorder,
   ) {}
 
   create(tenant: ToolTenant): Server {
@@ -61,20 +68,42 @@ export class McpServerFactory {
 
     server.setRequestHandler(CallToolRequestSchema, async (req, extra) => {
       const principal = principalOf(extra);
-      const tool = this.registry.get(req.params.name);
+      const name = req.params.name;
+      const requestId = requestIdOf(extra);
+      const tool = this.registry.get(name);
       const decision = decideToolAccess(principal, tool, await this.grants.forTenant(tenant.id));
-      if (decision.kind === 'hidden' || !tool) throw notFound(req.params.name);
-      if (decision.kind === 'insufficient_scope') {
-        throw new McpError(
-          ErrorCode.InvalidRequest,
-          `insufficient scope: ${tool.name} needs ${decision.scopes.join(' ')}`,
-        );
+      if (decision.kind !== 'allowed' || !tool) {
+        this.recorder.record({
+          tenant,
+          principal,
+          tool: name,
+          outcome: 'denied',
+          requestId,
+          detail: { reason: decision.kind },
+        });
+        if (decision.kind === 'insufficient_scope') {
+          throw new McpError(
+            ErrorCode.InvalidRequest,
+            `insufficient scope: ${name} needs ${decision.scopes.join(' ')}`,
+          );
+        }
+        throw notFound(name);
       }
-      return invokeTool(
+      const started = performance.now();
+      const result = await invokeTool(
         tool,
         req.params.arguments,
         this.context(server, tenant, principal, tool.name, extra),
       );
+      this.recorder.record({
+        tenant,
+        principal,
+        tool: name,
+        outcome: result.isError ? 'error' : 'ok',
+        durationMs: performance.now() - started,
+        requestId,
+      });
+      return result;
     });
     return server;
   }

@@ -24,6 +24,7 @@ import {
 } from './jsonrpc';
 import { McpServerFactory } from './mcp-server.factory';
 import { McpSession, SessionStore } from './session-store';
+import { ToolCallRecorder } from './tool-call-recorder';
 
 type McpRequest = AuthenticatedRequest & { auth?: AuthInfo; tenant: Tenant; user: Principal };
 
@@ -43,6 +44,7 @@ export class McpController {
     private readonly sessions: SessionStore,
     private readonly registry: ToolRegistry,
     private readonly grants: ToolGrantsService,
+    private readonly recorder: ToolCallRecorder,
   ) {}
 
   @Post('mcp')
@@ -123,6 +125,14 @@ export class McpController {
       const tool = this.registry.get(req.body.params.name);
       const decision = decideToolAccess(req.user, tool, await this.grants.forTenant(req.tenant.id));
       if (decision.kind === 'insufficient_scope') {
+        this.recorder.record({
+          tenant: req.tenant,
+          principal: req.user,
+          tool: req.body.params.name,
+          outcome: 'denied',
+          requestId: res.getHeader('X-Request-Id') as string | undefined,
+          detail: { reason: 'insufficient_scope' },
+        });
         const scope = decision.scopes.join(' ');
         res.setHeader(
           'WWW-Authenticate',

@@ -3,11 +3,12 @@ import { McpServerFactory } from './mcp-server.factory';
 import { McpController } from './mcp.controller';
 import { OriginGuardMiddleware } from './origin-guard.middleware';
 import { SessionStore } from './session-store';
+import { ToolCallRecorder } from './tool-call-recorder';
 import { WellKnownController } from './well-known.controller';
 
 @Module({
   controllers: [McpController, WellKnownController],
-  providers: [McpServerFactory, SessionStore],
+  providers: [McpServerFactory, SessionStore, ToolCallRecorder],
   exports: [SessionStore],
 })
 export class McpModule implements NestModule {

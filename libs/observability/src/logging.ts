@@ -48,6 +48,8 @@ export function requestId(req: IncomingMessage, res: ServerResponse): string {
   const incoming = req.headers['x-request-id'];
   const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
   res.setHeader('X-Request-Id', id);
+  // Handlers further down (the MCP SDK) only see request headers.
+  req.headers['x-request-id'] = id;
   return id;
 }
 

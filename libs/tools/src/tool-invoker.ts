@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { z } from 'zod';
-import { findUnstorableText, UNSTORABLE_TEXT_MESSAGE } from '@app/database';
+import { describeTextProblem, findUnstorableText } from '@app/database';
 import { ToolContext, ToolInputError } from './tool-context';
 import type { ToolDefinition } from './tool-registry';
 
@@ -36,12 +36,9 @@ export async function invokeTool(
   args: unknown,
   ctx: ToolContext,
 ): Promise<CallToolResult> {
-  const unstorable = findUnstorableText(args);
-  if (unstorable) {
-    return toolError(
-      `invalid arguments for ${tool.name}: ${unstorable}: ${UNSTORABLE_TEXT_MESSAGE}`,
-    );
-  }
+  const problem = findUnstorableText(args);
+  if (problem)
+    return toolError(`invalid arguments for ${tool.name}: ${describeTextProblem(problem)}`);
   const parsed = tool.input.safeParse(args ?? {});
   if (!parsed.success) {
     return toolError(`invalid arguments for ${tool.name}: ${describeIssues(parsed.error)}`);

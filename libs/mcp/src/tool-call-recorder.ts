@@ -1,0 +1,42 @@
+import { Injectable } from '@nestjs/common';
+import { AuditOutcome, AuditWriter } from '@app/audit';
+import type { Principal } from '@app/auth';
+import { Metrics } from '@app/observability';
+import type { ToolTenant } from '@app/tools';
+
+export interface ToolCallRecord {
+  tenant: ToolTenant;
+  principal: Principal;
+  tool: string;
+  outcome: AuditOutcome;
+  durationMs?: number;
+  requestId?: string;
+  detail?: Record<string, unknown>;
+}
+
+/** Every tool call, allowed or not, becomes a metric and an audit event (batched, off the hot path). */
+@Injectable()
+export class ToolCallRecorder {
+  constructor(
+    private readonly audit: AuditWriter,
+    private readonly metrics: Metrics,
+  ) {}
+
+  record(c: ToolCallRecord): void {
+    this.metrics.toolCalls.inc({ tenant: c.tenant.slug, tool: c.tool, outcome: c.outcome });
+    if (c.durationMs !== undefined)
+      this.metrics.toolDuration.observe({ tool: c.tool }, c.durationMs / 1000);
+    this.audit.record({
+      tenantId: c.tenant.id,
+      actorKind: c.principal.kind,
+      actorId: c.principal.id,
+      action: 'tool.call',
+      tool: c.tool.slice(0, 64),
+      keyId: c.principal.kind === 'api-key' ? c.principal.id : undefined,
+      outcome: c.outcome,
+      durationMs: c.durationMs,
+      requestId: c.requestId,
+      detail: c.detail,
+    });
+  }
+}

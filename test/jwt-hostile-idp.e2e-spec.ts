@@ -1,0 +1,141 @@
+import { ADMIN, startPlatform, TestPlatform } from './support/platform';
+import { TestIdp } from './support/idp';
+import { HostileIdp } from './support/hostile-idp';
+import {
+  expectAccepted,
+  expectBearerRefused,
+  HOSTILE_ENV,
+  initWithToken,
+  tenantWithIdp,
+} from './support/hostile-helpers';
+
+/**
+ * A tenant admin chooses the JWKS URL the platform fetches. Whatever that URL answers — an endless
+ * document, a trickle, a redirect, something that is not a key set — the platform refuses the
+ * token with 401, in bounded time and memory, and goes on serving everyone else.
+ */
+describe('JWT: a hostile identity provider', () => {
+  let p: TestPlatform;
+  let good: TestIdp;
+  let goodTenant: { slug: string; aud: string };
+  const started: HostileIdp[] = [];
+
+  const hostile = async () => {
+    const idp = await HostileIdp.start();
+    started.push(idp);
+    const tenant = await tenantWithIdp(p, idp, {}, 'evilidp');
+    return { idp, tenant };
+  };
+  const othersStillServed = async () =>
+    expectAccepted(await initWithToken(p, goodTenant.slug, good.sign({ aud: goodTenant.aud })));
+
+  beforeAll(async () => {
+    p = await startPlatform(HOSTILE_ENV);
+    good = await TestIdp.start();
+    goodTenant = await tenantWithIdp(p, good, {}, 'goodidp');
+  });
+  afterAll(async () => {
+    await p.close();
+    await good.stop();
+    await Promise.all(started.map((i) => i.stop()));
+  });
+
+  it('serves a well-behaved key set (the baseline for the cases below)', async () => {
+    const { idp, tenant } = await hostile();
+    expectAccepted(await initWithToken(p, tenant.slug, idp.sign(tenant.aud)));
+  });
+
+  it('stops reading an endless JWKS document early instead of buffering it', async () => {
+    const { idp, tenant } = await hostile();
+    idp.mode = { kind: 'huge', bytes: 64 * 1024 * 1024 };
+    const startedAt = Date.now();
+    const res = await initWithToken(p, tenant.slug, idp.sign(tenant.aud));
+    expect(Date.now() - startedAt).toBeLessThan(10_000);
+    expectBearerRefused(p, tenant.slug, res, /could not be fetched/);
+    // The JWKS limit is 256 KiB; what the provider could push past it is socket buffers, not
+    // the whole 64 MiB.
+    expect(idp.completed).toBe(false);
+    expect(idp.bytesSent).toBeLessThan(8 * 1024 * 1024);
+    await othersStillServed();
+  }, 30_000);
+
+  it('gives up on a JWKS that arrives a byte at a time, within the fetch timeout', async () => {
+    const { idp, tenant } = await hostile();
+    idp.mode = { kind: 'drip', intervalMs: 50 };
+    const startedAt = Date.now();
+    const res = await initWithToken(p, tenant.slug, idp.sign(tenant.aud));
+    expect(Date.now() - startedAt).toBeLessThan(10_000);
+    expectBearerRefused(p, tenant.slug, res, /could not be fetched/);
+    expect(idp.completed).toBe(false);
+    await othersStillServed();
+  }, 30_000);
+
+  it('does not follow a redirect from the JWKS URL (not even to a real key set)', async () => {
+    const { idp, tenant } = await hostile();
+    // The redirect target serves a JWKS holding this provider's key.
+    const target = await HostileIdp.start();
+    started.push(target);
+    target.mode = { kind: 'keys', keys: [idp.jwk()] };
+    idp.mode = { kind: 'redirect', to: target.jwksUri };
+    const res = await initWithToken(p, tenant.slug, idp.sign(tenant.aud));
+    expectBearerRefused(p, tenant.slug, res, /could not be fetched/);
+    expect(target.requests).toBe(0);
+  });
+
+  it.each([
+    ['an HTML error page', { status: 200, contentType: 'text/html', body: '<html>oops</html>' }],
+    [
+      'JSON that is not an object',
+      { status: 200, contentType: 'application/json', body: '[1,2,3]' },
+    ],
+    [
+      'keys that is not an array',
+      { status: 200, contentType: 'application/json', body: '{"keys":{"a":1}}' },
+    ],
+    ['null', { status: 200, contentType: 'application/json', body: 'null' }],
+    ['an empty key set', { status: 200, contentType: 'application/json', body: '{"keys":[]}' }],
+    ['a 500', { status: 500, contentType: 'application/json', body: '{}' }],
+  ])('refuses with 401 when the JWKS URL answers %s', async (_what, raw) => {
+    const { idp, tenant } = await hostile();
+    idp.mode = { kind: 'raw', ...raw };
+    const res = await initWithToken(p, tenant.slug, idp.sign(tenant.aud));
+    expectBearerRefused(p, tenant.slug, res, /signing key|could not be fetched/);
+    await othersStillServed();
+  });
+
+  it('ignores keys it must not use, and still finds the real one among them', async () => {
+    const { idp, tenant } = await hostile();
+    const real = idp.jwk();
+    idp.mode = {
+      kind: 'keys',
+      keys: [
+        // A symmetric key under the token's kid: never an HMAC secret.
+        {
+          kty: 'oct',
+          kid: 'oct-key',
+          k: Buffer.from('secret').toString('base64url'),
+          alg: 'HS256',
+        },
+        // An encryption key.
+        { ...real, kid: 'enc-key', use: 'enc' },
+        // Garbage that claims to be RSA.
+        { kty: 'RSA', kid: 'broken-key', n: '!!!', e: 'AQAB' },
+        'not even an object',
+        null,
+        real,
+      ],
+    };
+    expectAccepted(await initWithToken(p, tenant.slug, idp.sign(tenant.aud)));
+    for (const kid of ['oct-key', 'enc-key', 'broken-key']) {
+      const res = await initWithToken(p, tenant.slug, idp.sign(tenant.aud, kid));
+      expectBearerRefused(p, tenant.slug, res, /no signing key with kid/);
+    }
+  });
+
+  it('GET /admin/tenants/:tenant/auth still answers for a tenant with a hostile provider', async () => {
+    const { idp, tenant } = await hostile();
+    idp.mode = { kind: 'huge', bytes: 64 * 1024 * 1024 };
+    const res = await p.http().get(`/admin/tenants/${tenant.slug}/auth`).set(ADMIN).expect(200);
+    expect(res.body.jwt.jwksUri).toBe(idp.jwksUri);
+  });
+});
