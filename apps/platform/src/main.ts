@@ -21,7 +21,7 @@ function readConfig(): PlatformConfig {
 async function main(argv: string[]): Promise<void> {
   const config = readConfig();
   if (argv.includes('--migrate-only')) {
-    const ran = await withDataSource(config, [], runMigrations);
+    const ran = await withDataSource(config, [], (ds) => runMigrations(ds, !config.databaseUrl));
     process.stdout.write(ran.length ? `applied: ${ran.join(', ')}\n` : 'database is up to date\n');
     return;
   }
@@ -32,7 +32,7 @@ async function main(argv: string[]): Promise<void> {
       );
     }
     const token = await withDataSource(config, [PlatformSetting], async (ds) => {
-      await runMigrations(ds);
+      await runMigrations(ds, !config.databaseUrl);
       return issueAdminToken(ds.getRepository(PlatformSetting));
     });
     printAdminToken(token, 'The admin token was rotated; the old one no longer works. New token:');

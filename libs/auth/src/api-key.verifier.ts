@@ -26,8 +26,8 @@ export class ApiKeyVerifier {
     this.cache = new TtlCache(config.apiKeyCacheTtlMs);
     changes.subscribe((c) => {
       if (c.kind === 'key') this.cache.delete(c.keyId);
-      // A deleted tenant takes its keys with it; their ids are not known here.
-      if (c.kind === 'tenant') this.cache.clear();
+      // A deleted tenant takes its keys with it.
+      if (c.kind === 'tenant') this.cache.deleteWhere((k) => k?.tenantId === c.tenantId);
     });
   }
 

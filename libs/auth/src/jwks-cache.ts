@@ -113,19 +113,18 @@ export class JwksCache {
       redirect: 'error',
     });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    const text = await res.text();
-    if (text.length > MAX_JWKS_BYTES) throw new Error('JWKS document too large');
-    const doc = JSON.parse(text) as { keys?: unknown };
-    if (!Array.isArray(doc.keys)) throw new Error('not a JWKS document (no "keys" array)');
+    const doc = JSON.parse(await readLimited(res, MAX_JWKS_BYTES)) as { keys?: unknown } | null;
+    if (!doc || !Array.isArray(doc.keys)) throw new Error('not a JWKS document (no "keys" array)');
     const keys = new Map<string, KeyObject>();
-    doc.keys.forEach((jwk: Record<string, unknown>, i) => {
-      if (jwk.use && jwk.use !== 'sig') return;
+    (doc.keys as unknown[]).forEach((entry, i) => {
+      if (!entry || typeof entry !== 'object' || Array.isArray(entry)) return;
+      const jwk = entry as Record<string, unknown>;
+      if (jwk.use !== undefined && jwk.use !== 'sig') return;
+      if (jwk.d !== undefined) return; // a private key published by mistake is not used
       if (jwk.kty !== 'RSA' && jwk.kty !== 'EC') return;
       try {
-        keys.set(
-          typeof jwk.kid === 'string' ? jwk.kid : `#${i}`,
-          createPublicKey({ key: jwk as never, format: 'jwk' }),
-        );
+        const key = createPublicKey({ key: jwk as never, format: 'jwk' });
+        if (strongEnough(key)) keys.set(typeof jwk.kid === 'string' ? jwk.kid : `#${i}`, key);
       } catch {
         // A malformed key in the set does not invalidate the others.
       }
@@ -137,4 +136,35 @@ export class JwksCache {
 function pick(set: KeySet, kid: string | undefined): KeyObject | undefined {
   if (kid !== undefined) return set.keys.get(kid);
   return set.keys.size === 1 ? set.keys.values().next().value : undefined;
+}
+
+/** RSA keys of at least 2048 bits, EC keys on the NIST curves JWS uses; anything else is ignored. */
+function strongEnough(key: KeyObject): boolean {
+  const d = key.asymmetricKeyDetails;
+  if (key.asymmetricKeyType === 'rsa' || key.asymmetricKeyType === 'rsa-pss') {
+    return (d?.modulusLength ?? 0) >= 2048;
+  }
+  if (key.asymmetricKeyType === 'ec') {
+    return ['prime256v1', 'secp384r1', 'secp521r1'].includes(d?.namedCurve ?? '');
+  }
+  return false;
+}
+
+/** The body as text, refusing (and no longer reading) anything past `limit` bytes. */
+async function readLimited(res: Response, limit: number): Promise<string> {
+  const reader = res.body?.getReader();
+  if (!reader) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      throw new Error(`JWKS document larger than ${limit / 1024} KiB`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }

@@ -14,15 +14,21 @@ export function dataSourceOptions(url: string, embedded: boolean): PostgresConne
     synchronize: false,
     installExtensions: false,
     uuidExtension: 'pgcrypto',
-    // PGlite executes one statement at a time however many connections it serves.
-    poolSize: embedded ? 4 : 10,
+    // PGlite has one backend: connections multiplexed onto it can interleave the messages of
+    // extended-protocol queries (unnamed statements and portals clash), so the embedded database
+    // gets exactly one connection. It executes one statement at a time anyway.
+    poolSize: embedded ? 1 : 10,
     extra: { connectionTimeoutMillis: 5_000, statement_timeout: 15_000 },
     logging: false,
   };
 }
 
-/** Runs pending migrations under an advisory lock so replicas starting together don't race. */
-export async function runMigrations(ds: DataSource): Promise<string[]> {
+/**
+ * Runs pending migrations under an advisory lock so replicas starting together don't race. The
+ * embedded database has one process (its pid file) and one connection, so it needs no lock.
+ */
+export async function runMigrations(ds: DataSource, embedded = false): Promise<string[]> {
+  if (embedded) return (await ds.runMigrations({ transaction: 'each' })).map((m) => m.name);
   const runner = ds.createQueryRunner();
   await runner.connect();
   try {

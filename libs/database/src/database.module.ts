@@ -65,7 +65,8 @@ class DatabaseTargetModule {}
       }),
       dataSourceFactory: async (options) => {
         const ds = await new DataSource(options!).initialize();
-        const ran = await runMigrations(ds);
+        const embedded = (options as { poolSize?: number }).poolSize === 1;
+        const ran = await runMigrations(ds, embedded);
         if (ran.length) new Logger('Database').log(`applied migrations: ${ran.join(', ')}`);
         return ds;
       },

@@ -14,7 +14,7 @@ export async function withDataSource<T>(
 ): Promise<T> {
   const embedded = config.databaseUrl ? undefined : await EmbeddedPostgres.start(config.dataDir);
   const url = config.databaseUrl ?? embedded!.url;
-  const ds = new DataSource({ ...dataSourceOptions(url, !!embedded), entities, poolSize: 1 });
+  const ds = new DataSource({ ...dataSourceOptions(url, !!embedded), entities });
   try {
     await ds.initialize();
     return await work(ds);

@@ -25,6 +25,8 @@ export interface McpSession {
 export class SessionStore implements OnModuleInit, BeforeApplicationShutdown {
   private readonly logger = new Logger(SessionStore.name);
   private readonly sessions = new Map<string, McpSession>();
+  /** Session ids per tenant, in insertion order. */
+  private readonly byTenant = new Map<string, Set<string>>();
   private sweeper?: NodeJS.Timeout;
 
   constructor(
@@ -41,13 +43,19 @@ export class SessionStore implements OnModuleInit, BeforeApplicationShutdown {
     this.changes.subscribe((c) => {
       switch (c.kind) {
         case 'grants':
-          this.notifyToolsChanged((s) => s.tenantId === c.tenantId);
+          this.notifyToolsChanged(this.ofTenant(c.tenantId));
           break;
         case 'key':
-          this.notifyToolsChanged((s) => s.keyId === c.keyId);
+          this.notifyToolsChanged([...this.sessions.values()].filter((s) => s.keyId === c.keyId));
           break;
         case 'tenant':
-          void this.closeIfTenantGone(c.tenantId, c.slug);
+          if (this.byTenant.has(c.tenantId)) {
+            this.closeIfTenantGone(c.tenantId, c.slug).catch((err: unknown) =>
+              this.logger.warn(
+                `checking tenant ${c.slug} after a change: ${(err as Error).message}`,
+              ),
+            );
+          }
           break;
       }
     });
@@ -75,24 +83,39 @@ export class SessionStore implements OnModuleInit, BeforeApplicationShutdown {
   }
 
   add(session: McpSession): void {
-    const ofTenant = [...this.sessions.values()].filter((s) => s.tenantId === session.tenantId);
-    if (ofTenant.length >= this.config.maxSessionsPerTenant) {
-      const lru = ofTenant.reduce((a, b) => (a.lastSeen <= b.lastSeen ? a : b));
+    const ids = this.byTenant.get(session.tenantId) ?? new Set<string>();
+    this.byTenant.set(session.tenantId, ids);
+    if (ids.size >= this.config.maxSessionsPerTenant) {
+      const lru = this.ofTenant(session.tenantId).reduce((a, b) =>
+        a.lastSeen <= b.lastSeen ? a : b,
+      );
       this.logger.warn(`tenant session cap reached; closing least recently used session ${lru.id}`);
       void this.close(lru);
     }
     this.sessions.set(session.id, session);
+    ids.add(session.id);
     this.metrics.openSessions.set(this.sessions.size);
   }
 
   remove(id: string | undefined): void {
-    if (id && this.sessions.delete(id)) this.metrics.openSessions.set(this.sessions.size);
+    const s = id === undefined ? undefined : this.sessions.get(id);
+    if (!s) return;
+    this.sessions.delete(s.id);
+    const ids = this.byTenant.get(s.tenantId);
+    ids?.delete(s.id);
+    if (ids?.size === 0) this.byTenant.delete(s.tenantId);
+    this.metrics.openSessions.set(this.sessions.size);
   }
 
   evictIdle(now = Date.now()): void {
     for (const s of this.sessions.values()) {
       if (now - s.lastSeen > this.config.sessionIdleTtlMs) void this.close(s);
     }
+  }
+
+  private ofTenant(tenantId: string): McpSession[] {
+    const ids = this.byTenant.get(tenantId);
+    return ids ? [...ids].map((id) => this.sessions.get(id)!).filter(Boolean) : [];
   }
 
   private async close(s: McpSession): Promise<void> {
@@ -104,17 +127,13 @@ export class SessionStore implements OnModuleInit, BeforeApplicationShutdown {
     }
   }
 
-  private notifyToolsChanged(match: (s: McpSession) => boolean): void {
-    for (const s of this.sessions.values()) {
-      if (match(s)) s.server.sendToolListChanged().catch(() => undefined);
-    }
+  private notifyToolsChanged(sessions: McpSession[]): void {
+    for (const s of sessions) s.server.sendToolListChanged().catch(() => undefined);
   }
 
   private async closeIfTenantGone(tenantId: string, slug: string): Promise<void> {
     const tenant = await this.tenants.resolve(slug);
     if (tenant && tenant.status === 'active') return;
-    await Promise.all(
-      [...this.sessions.values()].filter((s) => s.tenantId === tenantId).map((s) => this.close(s)),
-    );
+    await Promise.all(this.ofTenant(tenantId).map((s) => this.close(s)));
   }
 }

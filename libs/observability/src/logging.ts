@@ -77,8 +77,8 @@ export function loggerParams(config: PlatformConfig): Params {
         res: (res: ServerResponse) => ({ statusCode: res.statusCode }),
       },
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
-      customLogLevel: (_req, res, err) =>
-        err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
+      // Clients' mistakes are routine; only the server's own failures are warnings.
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
     },
   };
 }
