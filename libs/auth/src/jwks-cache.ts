@@ -152,7 +152,7 @@ function strongEnough(key: KeyObject): boolean {
 
 /** The body as text, refusing (and no longer reading) anything past `limit` bytes. */
 async function readLimited(res: Response, limit: number): Promise<string> {
-  const reader = res.body?.getReader();
+  const reader = res.body?.getReader() as ReadableStreamDefaultReader<Uint8Array> | undefined;
   if (!reader) return '';
   const chunks: Uint8Array[] = [];
   let size = 0;
