@@ -28,6 +28,7 @@ export class ApiKeyVerifier {
       if (c.kind === 'key') this.cache.delete(c.keyId);
       // A deleted tenant takes its keys with it.
       if (c.kind === 'tenant') this.cache.deleteWhere((k) => k?.tenantId === c.tenantId);
+      if (c.kind === 'all') this.cache.clear();
     });
   }
 

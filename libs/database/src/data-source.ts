@@ -18,7 +18,8 @@ export function dataSourceOptions(url: string, embedded: boolean): PostgresConne
     // extended-protocol queries (unnamed statements and portals clash), so the embedded database
     // gets exactly one connection. It executes one statement at a time anyway.
     poolSize: embedded ? 1 : 10,
-    extra: { connectionTimeoutMillis: 5_000, statement_timeout: 15_000 },
+    // Fail fast while the database is away: requests answer 503 instead of hanging.
+    extra: { connectionTimeoutMillis: 2_000, statement_timeout: 15_000 },
     logging: false,
   };
 }

@@ -6,3 +6,4 @@ export * from './redact-url';
 export * from './cursor';
 export * from './with-data-source';
 export * from './storable-text';
+export * from './unavailable';

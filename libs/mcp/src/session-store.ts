@@ -48,6 +48,9 @@ export class SessionStore implements OnModuleInit, BeforeApplicationShutdown {
         case 'key':
           this.notifyToolsChanged([...this.sessions.values()].filter((s) => s.keyId === c.keyId));
           break;
+        case 'all':
+          this.notifyToolsChanged([...this.sessions.values()]);
+          break;
         case 'tenant':
           if (this.byTenant.has(c.tenantId)) {
             this.closeIfTenantGone(c.tenantId, c.slug).catch((err: unknown) =>

@@ -8,6 +8,7 @@ import {
 } from '@nestjs/common';
 import type { Response } from 'express';
 import { STATUS_CODES } from 'node:http';
+import { isDatabaseUnavailable } from '@app/database';
 
 /** http-errors style errors carry a status and say whether their message is safe to show. */
 interface StatusError {
@@ -33,6 +34,7 @@ export class HttpExceptionFilter implements ExceptionFilter {
       res.end();
       return;
     }
+    if (status === 503) res.setHeader('Retry-After', '5');
     res
       .status(status)
       .json({ ...extra, statusCode: status, error: STATUS_CODES[status] ?? 'Error', message });
@@ -58,6 +60,13 @@ export class HttpExceptionFilter implements ExceptionFilter {
           ? raw
           : defaultMessage(exception.getStatus());
       return { status: exception.getStatus(), message, extra };
+    }
+    if (isDatabaseUnavailable(exception)) {
+      this.logger.warn(`database unavailable: ${(exception as Error).message}`);
+      return {
+        status: HttpStatus.SERVICE_UNAVAILABLE,
+        message: 'the database is unavailable; retry in a few seconds',
+      };
     }
     const e = (exception ?? {}) as StatusError;
     const status = e.status ?? e.statusCode;

@@ -8,3 +8,4 @@ export * from './tenants.service';
 export * from './key-usage.recorder';
 export * from './ttl-cache';
 export * from './tool-grants.service';
+export * from './change-bus';

@@ -33,6 +33,7 @@ export class TenantsService {
     this.bySlug = new TtlCache(config.apiKeyCacheTtlMs);
     changes.subscribe((c) => {
       if (c.kind === 'tenant') this.bySlug.delete(c.slug);
+      if (c.kind === 'all') this.bySlug.clear();
     });
   }
 

@@ -19,6 +19,7 @@ export class ToolGrantsService {
     this.cache = new TtlCache(config.apiKeyCacheTtlMs);
     changes.subscribe((c) => {
       if (c.kind === 'grants' || c.kind === 'tenant') this.cache.delete(c.tenantId);
+      if (c.kind === 'all') this.cache.clear();
     });
   }
 

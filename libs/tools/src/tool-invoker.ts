@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { z } from 'zod';
-import { describeTextProblem, findUnstorableText } from '@app/database';
+import { describeTextProblem, findUnstorableText, isDatabaseUnavailable } from '@app/database';
 import { ToolContext, ToolInputError } from './tool-context';
 import type { ToolDefinition } from './tool-registry';
 
@@ -48,6 +48,9 @@ export async function invokeTool(
   } catch (err) {
     if (err instanceof ToolInputError) return toolError(err.message);
     if (ctx.signal.aborted) return toolError(`${tool.name} was cancelled`);
+    if (isDatabaseUnavailable(err)) {
+      return toolError(`${tool.name} failed: the database is unavailable; retry in a few seconds`);
+    }
     logger.error(
       { err, tool: tool.name, tenant: ctx.tenant.slug },
       `tool ${tool.name} failed: ${(err as Error)?.message}`,
