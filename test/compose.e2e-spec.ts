@@ -245,8 +245,15 @@ describe('docker-compose.yml', () => {
   const platform = services.platform ?? {};
   const token = 'x'.repeat(40);
 
-  it('has postgres, platform and an opt-in redis service', () => {
-    expect(Object.keys(services).sort()).toEqual(['platform', 'postgres', 'redis']);
+  it('has postgres, platform, an opt-in redis and an opt-in replicas profile', () => {
+    expect(Object.keys(services).sort()).toEqual([
+      'lb',
+      'platform',
+      'postgres',
+      'redis',
+      'replica-1',
+      'replica-2',
+    ]);
   });
 
   describe('postgres', () => {
@@ -357,8 +364,8 @@ describe('docker-compose.yml', () => {
   });
 
   describe('redis', () => {
-    it('only starts with --profile redis', () => {
-      expect(services.redis.profiles).toEqual(['redis']);
+    it('only starts with --profile redis or --profile replicas', () => {
+      expect(services.redis.profiles?.sort()).toEqual(['redis', 'replicas']);
       expect(dependsOn(platform)).not.toHaveProperty('redis');
     });
 
@@ -366,6 +373,37 @@ describe('docker-compose.yml', () => {
       expect(services.redis.image).toMatch(/^redis:7/);
       expect(healthcheckText(services.redis)).toMatch(/redis-cli\s+ping/);
     });
+  });
+});
+
+describe('docker-compose.yml replicas profile', () => {
+  const services = (parse(read('docker-compose.yml')) as ComposeFile).services ?? {};
+  const replicas = ['replica-1', 'replica-2'];
+  const token = 'y'.repeat(40);
+
+  it.each(replicas)('%s is a stateless platform on the shared postgres and redis', (name) => {
+    const r = services[name] ?? {};
+    expect(r.profiles).toEqual(['replicas']);
+    const env = rawEnv(r);
+    expect(env.MCP_STATELESS).toBe('true');
+    expect(new URL(env.REDIS_URL).hostname).toBe('redis');
+    const db = new URL(interpolate(env.DATABASE_URL, { ADMIN_TOKEN: token }));
+    expect(db.hostname).toBe('postgres');
+    expect(db.pathname).toBe(`/${rawEnv(services.postgres ?? {}).POSTGRES_DB}`);
+    expect(dependsOn(r)).toEqual({ postgres: 'service_healthy', redis: 'service_healthy' });
+    expect(env.HOST).toBe('0.0.0.0');
+  });
+
+  it('puts nginx in front of both replicas, round robin, without buffering streams', () => {
+    const lb = services.lb ?? {};
+    expect(lb.profiles).toEqual(['replicas']);
+    expect(lb.image).toMatch(/^nginx:/);
+    const mount = mounts(lb).find((m) => m.target === '/etc/nginx/nginx.conf');
+    expect(mount).toBeDefined();
+    const conf = read(posix.normalize(mount!.source.replace(/^\.\//, '')));
+    for (const name of replicas) expect(conf).toMatch(new RegExp(`server\\s+${name}:3000;`));
+    expect(conf).toMatch(/proxy_buffering\s+off;/);
+    for (const name of replicas) expect(dependsOn(lb)[name]).toBe('service_healthy');
   });
 });
 
