@@ -418,7 +418,11 @@ async function startPlatform(label, { stateless }) {
   delete env.PUBLIC_URL;
   delete env.LOG_FILE;
   if (!DATABASE_URL) delete env.DATABASE_URL;
-  const child = spawn(process.execPath, [path.join(appDir, MAIN_REL)], {
+  // BENCH_CPU_PROF=<dir>: write a V8 CPU profile of each platform process there (for profiling).
+  const prof = process.env.BENCH_CPU_PROF
+    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
+    : [];
+  const child = spawn(process.execPath, [...prof, path.join(appDir, MAIN_REL)], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,5 +1,6 @@
+import { generateKeyPairSync, sign } from 'node:crypto';
 import { ADMIN, startPlatform, TestPlatform } from './support/platform';
-import { TestIdp } from './support/idp';
+import { signJws, TestIdp } from './support/idp';
 import { HostileIdp } from './support/hostile-idp';
 import {
   expectAccepted,
@@ -130,6 +131,36 @@ describe('JWT: a hostile identity provider', () => {
       const res = await initWithToken(p, tenant.slug, idp.sign(tenant.aud, kid));
       expectBearerRefused(p, tenant.slug, res, /no signing key with kid/);
     }
+  });
+
+  it('does not trust weak keys, or a JWK published with its private part', async () => {
+    const { idp, tenant } = await hostile();
+    const weak = generateKeyPairSync('rsa', { modulusLength: 1024 });
+    const k1 = generateKeyPairSync('ec', { namedCurve: 'secp256k1' });
+    idp.mode = {
+      kind: 'keys',
+      keys: [
+        { ...weak.publicKey.export({ format: 'jwk' }), kid: 'weak-rsa', use: 'sig' },
+        { ...k1.publicKey.export({ format: 'jwk' }), kid: 'odd-curve', use: 'sig' },
+        { ...idp.privateKey.export({ format: 'jwk' }), kid: 'with-private', use: 'sig' },
+        idp.jwk(),
+      ],
+    };
+    const now = Math.floor(Date.now() / 1000);
+    const claims = { sub: 'u', iss: idp.issuer, aud: tenant.aud, iat: now, exp: now + 300 };
+    const tokens: Array<[string, string]> = [
+      ['weak-rsa', signJws({ alg: 'RS256', kid: 'weak-rsa' }, claims, weak.privateKey)],
+      [
+        'odd-curve',
+        `${Buffer.from(JSON.stringify({ alg: 'ES256', kid: 'odd-curve' })).toString('base64url')}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.${sign('sha256', Buffer.from('x'), { key: k1.privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`,
+      ],
+      ['with-private', idp.sign(tenant.aud, 'with-private')],
+    ];
+    for (const [kid, token] of tokens) {
+      const res = await initWithToken(p, tenant.slug, token);
+      expectBearerRefused(p, tenant.slug, res, new RegExp(`no signing key with kid "${kid}"`));
+    }
+    expectAccepted(await initWithToken(p, tenant.slug, idp.sign(tenant.aud)));
   });
 
   it('GET /admin/tenants/:tenant/auth still answers for a tenant with a hostile provider', async () => {

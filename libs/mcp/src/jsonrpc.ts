@@ -1,4 +1,4 @@
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 
 /** A JSON-RPC error sent as the HTTP response, for refusals made before the SDK transport. */
 export function sendJsonRpcError(
@@ -22,4 +22,30 @@ interface ToolsCall {
 export function isToolsCall(body: unknown): body is ToolsCall {
   const b = body as { method?: unknown; params?: { name?: unknown } } | null;
   return !!b && b.method === 'tools/call' && typeof b.params?.name === 'string';
+}
+
+/** A JSON body the body parser already read (other content types are left to the SDK transport). */
+export function isJsonBody(req: Request): boolean {
+  return req.body !== undefined && !!req.is('application/json');
+}
+
+const DIRECT_METHODS = new Set(['tools/call', 'tools/list', 'ping']);
+
+/**
+ * A request that needs nothing of its session but the answer: no progress token (progress streams
+ * over SSE), not initialize. Such requests can be served by the shared server as plain JSON.
+ */
+export function isPlainRequest(body: unknown): boolean {
+  const b = body as {
+    id?: unknown;
+    method?: unknown;
+    params?: { _meta?: { progressToken?: unknown } };
+  } | null;
+  return (
+    !!b &&
+    b.id !== undefined &&
+    typeof b.method === 'string' &&
+    DIRECT_METHODS.has(b.method) &&
+    b.params?._meta?.progressToken === undefined
+  );
 }

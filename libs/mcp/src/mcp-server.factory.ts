@@ -135,8 +135,16 @@ export class McpServerFactory {
           params: { progressToken, progress, total, message },
         });
       },
-      log: (level, data) =>
-        server.sendLoggingMessage({ level, logger: toolName, data }, extra.sessionId),
+      // Inside a session the log goes to that session's server (its stream and its
+      // logging/setLevel), also when a shared server answered the request itself.
+      log: (level, data) => {
+        const session = extra.authInfo?.extra?.session as
+          { id: string; server: Server } | undefined;
+        return (session?.server ?? server).sendLoggingMessage(
+          { level, logger: toolName, data },
+          session?.id ?? extra.sessionId,
+        );
+      },
     };
   }
 }

@@ -4,7 +4,11 @@ import { ApiExcludeController } from '@nestjs/swagger';
 import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import {
+  isInitializeRequest,
+  JSONRPCMessageSchema,
+  SUPPORTED_PROTOCOL_VERSIONS,
+} from '@modelcontextprotocol/sdk/types.js';
 import type { Response } from 'express';
 import {
   Authenticated,
@@ -17,13 +21,17 @@ import { PlatformConfig } from '@app/config';
 import { Tenant, ToolGrantsService } from '@app/tenancy';
 import { decideToolAccess, ToolRegistry } from '@app/tools';
 import {
+  isJsonBody,
+  isPlainRequest,
   isToolsCall,
   JSONRPC_INVALID_REQUEST,
+  JSONRPC_PARSE_ERROR,
   JSONRPC_SESSION_NOT_FOUND,
   sendJsonRpcError,
 } from './jsonrpc';
 import { McpServerFactory } from './mcp-server.factory';
 import { McpSession, SessionStore } from './session-store';
+import { SharedServers } from './shared-servers';
 import { ToolCallRecorder } from './tool-call-recorder';
 
 type McpRequest = AuthenticatedRequest & { auth?: AuthInfo; tenant: Tenant; user: Principal };
@@ -45,22 +53,22 @@ export class McpController {
     private readonly registry: ToolRegistry,
     private readonly grants: ToolGrantsService,
     private readonly recorder: ToolCallRecorder,
+    private readonly shared: SharedServers,
   ) {}
 
   @Post('mcp')
   async post(@Req() req: McpRequest, @Res() res: Response): Promise<void> {
     if (!(await this.precheck(req, res))) return;
-    if (this.config.mcpStateless) return this.serveStateless(req, res);
+    if (this.config.mcpStateless) {
+      return isJsonBody(req) ? this.serveDirect(req, res) : this.serveStateless(req, res);
+    }
 
     const sessionId = req.headers[SESSION_HEADER];
     if (typeof sessionId === 'string') {
       const session = this.sessionFor(req, res, sessionId, 'streamable');
-      if (session)
-        await (session.transport as StreamableHTTPServerTransport).handleRequest(
-          req,
-          res,
-          req.body,
-        );
+      if (!session) return;
+      if (isJsonBody(req) && isPlainRequest(req.body)) return this.serveDirect(req, res, session);
+      await (session.transport as StreamableHTTPServerTransport).handleRequest(req, res, req.body);
       return;
     }
     if (!isInitializeRequest(req.body)) {
@@ -149,6 +157,60 @@ export class McpController {
       }
     }
     return true;
+  }
+
+  /**
+   * Answers one JSON-RPC message with the tenant's shared SDK server, as plain JSON: the hot path
+   * for stateless mode and for ordinary requests inside a session. Applies the same HTTP rules the
+   * SDK transport does (Accept, JSON-RPC shape, protocol version).
+   */
+  private async serveDirect(req: McpRequest, res: Response, session?: McpSession): Promise<void> {
+    const accept = req.headers.accept ?? '';
+    if (!accept.includes('application/json') || !accept.includes('text/event-stream')) {
+      return sendJsonRpcError(
+        res,
+        406,
+        -32000,
+        'Not Acceptable: Client must accept both application/json and text/event-stream',
+      );
+    }
+    const parsed = JSONRPCMessageSchema.safeParse(req.body);
+    if (!parsed.success) {
+      return sendJsonRpcError(
+        res,
+        400,
+        JSONRPC_PARSE_ERROR,
+        'Parse error: Invalid JSON-RPC message',
+      );
+    }
+    const message = parsed.data;
+    const version = req.headers['mcp-protocol-version'];
+    const isInit = 'method' in message && message.method === 'initialize';
+    if (!isInit && typeof version === 'string' && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) {
+      return sendJsonRpcError(
+        res,
+        400,
+        -32000,
+        `Bad Request: Unsupported protocol version: ${version} (supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`,
+      );
+    }
+    if (session) req.auth = { ...req.auth!, extra: { ...req.auth!.extra, session } };
+    const transport = await this.shared.for(req.tenant);
+    const gone = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) gone.abort();
+    });
+    const response = await transport.dispatch(
+      message,
+      { authInfo: req.auth, requestInfo: { headers: req.headers } },
+      gone.signal,
+    );
+    if (session) res.setHeader('mcp-session-id', session.id);
+    if (!response) {
+      if (!gone.signal.aborted) res.status(202).end();
+      return;
+    }
+    res.status(200).json(response);
   }
 
   private attachAuth(req: McpRequest): void {

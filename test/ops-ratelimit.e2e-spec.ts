@@ -1,0 +1,356 @@
+import {
+  ADMIN,
+  freshServerDatabase,
+  launchPlatform,
+  startPlatform,
+  TestPlatform,
+} from './support/platform';
+import { bearer, createKey, createTenant, tenantWithKey } from './support/mcp';
+import { RawResponse, within } from './support/mcp-raw';
+import { hasRedisServer, LocalRedis, startRedis, statelessList } from './support/ops-helpers';
+
+/** The rate-limit headers of a response, as numbers (NaN when absent). */
+const limitHeaders = (res: RawResponse) => ({
+  limit: Number(res.headers.get('ratelimit-limit')),
+  remaining: Number(res.headers.get('ratelimit-remaining')),
+  reset: Number(res.headers.get('ratelimit-reset')),
+});
+
+/** Asserts a 429 the way a client must be able to read it. */
+function expectTooMany(res: RawResponse, limit: number | undefined, message: RegExp): number {
+  expect(res.status).toBe(429);
+  const retryAfter = res.headers.get('retry-after') ?? '';
+  expect(retryAfter).toMatch(/^[0-9]+$/);
+  expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
+  expect(Number(retryAfter)).toBeLessThanOrEqual(60);
+  if (limit !== undefined) {
+    expect(res.headers.get('ratelimit-limit')).toBe(String(limit));
+    expect(res.headers.get('ratelimit-remaining')).toBe('0');
+    expect(res.headers.get('ratelimit-reset')).toMatch(/^[0-9]+$/);
+  }
+  expect(res.headers.get('content-type')).toMatch(/application\/json/);
+  expect(res.json).toMatchObject({ statusCode: 429, error: 'Too Many Requests' });
+  expect((res.json as { message: string }).message).toMatch(message);
+  expect(res.headers.get('mcp-session-id')).toBeNull();
+  return Number(retryAfter);
+}
+
+/** `n` authenticated MCP requests in a row; returns every response. */
+async function burst(
+  p: TestPlatform,
+  slug: string,
+  auth: Record<string, string>,
+  n: number,
+): Promise<RawResponse[]> {
+  const out: RawResponse[] = [];
+  for (let i = 0; i < n; i++) out.push(await statelessList(p, slug, auth));
+  return out;
+}
+
+describe('rate limits per key and per tenant (ops)', () => {
+  let p: TestPlatform;
+
+  beforeAll(async () => {
+    p = await startPlatform({ RATE_LIMIT_KEY_PER_MINUTE: '5', MCP_STATELESS: 'true' });
+  });
+  afterAll(async () => {
+    await p.close();
+  });
+
+  it('refuses the 6th request of a key with 429, Retry-After and RateLimit headers', async () => {
+    const t = await tenantWithKey(p, []);
+    const ok = await burst(p, t.slug, bearer(t.key), 5);
+    expect(ok.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
+    expect(ok.map((r) => limitHeaders(r).limit)).toEqual([5, 5, 5, 5, 5]);
+    expect(ok.map((r) => limitHeaders(r).remaining)).toEqual([4, 3, 2, 1, 0]);
+    for (const r of ok) {
+      expect(r.headers.get('ratelimit-reset')).toMatch(/^[0-9]+$/);
+      expect(r.headers.get('retry-after')).toBeNull();
+      expect(r.messages[0]?.result).toHaveProperty('tools');
+    }
+
+    const sixth = await statelessList(p, t.slug, bearer(t.key));
+    expectTooMany(sixth, 5, /rate limit of 5 requests per minute/);
+    expect((sixth.json as { message: string }).message).not.toContain(t.key);
+    // Still refused right after, and through the other header too.
+    expectTooMany(await statelessList(p, t.slug, { 'X-API-Key': t.key }), 5, /rate limit/);
+  });
+
+  it('leaves another key of the same tenant unaffected', async () => {
+    const t = await tenantWithKey(p, []);
+    const other = await createKey(p, t.slug, { scopes: [], name: 'other' });
+    await burst(p, t.slug, bearer(t.key), 5);
+    expect((await statelessList(p, t.slug, bearer(t.key))).status).toBe(429);
+
+    const res = await statelessList(p, t.slug, bearer(other.key));
+    expect(res.status).toBe(200);
+    expect(limitHeaders(res)).toMatchObject({ limit: 5, remaining: 4 });
+  });
+
+  it('applies a key’s own rateLimitPerMinute, set on create or by PATCH', async () => {
+    const { slug } = await createTenant(p, 'rl-own');
+    const created = await p
+      .http()
+      .post(`/admin/tenants/${slug}/keys`)
+      .set(ADMIN)
+      .send({ name: 'two a minute', scopes: [], rateLimitPerMinute: 2 })
+      .expect(201);
+    expect(created.body.rateLimitPerMinute).toBe(2);
+    const two = await burst(p, slug, bearer(created.body.secret as string), 3);
+    expect(two.slice(0, 2).map((r) => [r.status, limitHeaders(r).remaining])).toEqual([
+      [200, 1],
+      [200, 0],
+    ]);
+    expectTooMany(two[2]!, 2, /rate limit of 2 requests per minute/);
+
+    // A higher limit than the platform's is honoured too.
+    const generous = await createKey(p, slug, { scopes: [], name: 'generous' });
+    const patched = await p
+      .http()
+      .patch(`/admin/tenants/${slug}/keys/${generous.id}`)
+      .set(ADMIN)
+      .send({ rateLimitPerMinute: 8 })
+      .expect(200);
+    expect(patched.body.rateLimitPerMinute).toBe(8);
+    const eight = await burst(p, slug, bearer(generous.key), 9);
+    expect(eight.slice(0, 8).every((r) => r.status === 200)).toBe(true);
+    expect(limitHeaders(eight[7]!)).toMatchObject({ limit: 8, remaining: 0 });
+    expectTooMany(eight[8]!, 8, /rate limit of 8 requests per minute/);
+
+    // A lower one, set by PATCH after the key was created (and cached).
+    const tight = await createKey(p, slug, { scopes: [], name: 'tight' });
+    expect((await statelessList(p, slug, bearer(tight.key))).status).toBe(200);
+    await p
+      .http()
+      .patch(`/admin/tenants/${slug}/keys/${tight.id}`)
+      .set(ADMIN)
+      .send({ rateLimitPerMinute: 1 })
+      .expect(200);
+    const after = await burst(p, slug, bearer(tight.key), 2);
+    expect(after[0]!.status).toBe(200);
+    expect(limitHeaders(after[0]!)).toMatchObject({ limit: 1, remaining: 0 });
+    expectTooMany(after[1]!, 1, /rate limit of 1 requests per minute|rate limit of 1 request/);
+  });
+
+  it('applies a tenant’s rateLimits.keyPerMinute to each of its keys, below a key’s own', async () => {
+    const { slug } = await createTenant(p, 'rl-tkey');
+    const res = await p
+      .http()
+      .patch(`/admin/tenants/${slug}`)
+      .set(ADMIN)
+      .send({ rateLimits: { keyPerMinute: 3 } })
+      .expect(200);
+    expect(res.body.rateLimits).toEqual({ keyPerMinute: 3 });
+    const a = await createKey(p, slug, { scopes: [], name: 'a' });
+    const b = await createKey(p, slug, { scopes: [], name: 'b' });
+    const own = await p
+      .http()
+      .post(`/admin/tenants/${slug}/keys`)
+      .set(ADMIN)
+      .send({ name: 'own limit', scopes: [], rateLimitPerMinute: 4 })
+      .expect(201);
+
+    for (const key of [a.key, b.key]) {
+      const rs = await burst(p, slug, bearer(key), 4);
+      expect(rs.slice(0, 3).map((r) => r.status)).toEqual([200, 200, 200]);
+      expect(limitHeaders(rs[0]!).limit).toBe(3);
+      expectTooMany(rs[3]!, 3, /per credential/);
+    }
+    const ownRs = await burst(p, slug, bearer(own.body.secret as string), 5);
+    expect(ownRs.slice(0, 4).map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    expectTooMany(ownRs[4]!, 4, /rate limit of 4/);
+  });
+
+  it('shares a tenant’s rateLimits.tenantPerMinute between all its keys', async () => {
+    const { slug } = await createTenant(p, 'rl-tenant');
+    const a = await createKey(p, slug, { scopes: [], name: 'a' });
+    const b = await createKey(p, slug, { scopes: [], name: 'b' });
+    // Known (and cached) before the limit is set.
+    expect((await statelessList(p, slug, bearer(a.key))).status).toBe(200);
+    const res = await p
+      .http()
+      .patch(`/admin/tenants/${slug}`)
+      .set(ADMIN)
+      .send({ rateLimits: { tenantPerMinute: 4 } })
+      .expect(200);
+    expect(res.body.rateLimits).toEqual({ tenantPerMinute: 4 });
+
+    const seq = [
+      await statelessList(p, slug, bearer(a.key)),
+      await statelessList(p, slug, bearer(b.key)),
+      await statelessList(p, slug, bearer(a.key)),
+      await statelessList(p, slug, bearer(b.key)),
+    ];
+    expect(seq.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    const refused = await statelessList(p, slug, bearer(b.key));
+    expectTooMany(refused, 4, /rate limit of 4 requests per minute per tenant/);
+    expectTooMany(await statelessList(p, slug, bearer(a.key)), 4, /per tenant/);
+    // A new key of the tenant draws from the same, empty bucket.
+    const c = await createKey(p, slug, { scopes: [], name: 'c' });
+    expectTooMany(await statelessList(p, slug, bearer(c.key)), 4, /per tenant/);
+
+    // Another tenant is not affected.
+    const other = await tenantWithKey(p, []);
+    expect((await statelessList(p, other.slug, bearer(other.key))).status).toBe(200);
+  });
+
+  it('never limits the platform admin, nor counts its requests against a tenant', async () => {
+    const { slug } = await createTenant(p, 'rl-admin');
+    await p
+      .http()
+      .patch(`/admin/tenants/${slug}`)
+      .set(ADMIN)
+      .send({ rateLimits: { keyPerMinute: 1, tenantPerMinute: 1 } })
+      .expect(200);
+    for (let i = 0; i < 12; i++) {
+      const path = [`/admin/tenants/${slug}`, `/admin/tenants/${slug}/keys`, '/admin/tenants'][
+        i % 3
+      ]!;
+      const res = await p.http().get(path).set(ADMIN);
+      expect({ path, status: res.status }).toEqual({ path, status: 200 });
+      expect(res.headers['ratelimit-limit']).toBeUndefined();
+      expect(res.headers['retry-after']).toBeUndefined();
+    }
+    // The tenant's single request a minute is still there for its own key.
+    const key = await createKey(p, slug, { scopes: [], name: 'k' });
+    const res = await statelessList(p, slug, bearer(key.key));
+    expect(res.status).toBe(200);
+    expect(limitHeaders(res).remaining).toBe(0);
+  });
+});
+
+describe('failed-authentication limit per client address (ops)', () => {
+  let p: TestPlatform;
+
+  beforeAll(async () => {
+    p = await startPlatform({ AUTH_FAILURES_PER_MINUTE: '3', MCP_STATELESS: 'true' });
+  });
+  afterAll(async () => {
+    await p.close();
+  });
+
+  const bad = 'mcp_AAAAAAAAAAAA_' + 'B'.repeat(38);
+
+  it('blocks an address after 3 failures, even with a valid key; other addresses are unaffected', async () => {
+    // The app trusts X-Forwarded-For from a loopback proxy, so these stand for distinct clients.
+    const t = await tenantWithKey(p, []);
+    const from = (ip: string) => ({ 'X-Forwarded-For': ip });
+    for (let i = 0; i < 3; i++) {
+      const res = await statelessList(p, t.slug, { ...bearer(bad), ...from('203.0.113.7') });
+      expect(res.status).toBe(401);
+    }
+    const blocked = await statelessList(p, t.slug, { ...bearer(t.key), ...from('203.0.113.7') });
+    expectTooMany(blocked, undefined, /too many failed authentications/);
+
+    expect(
+      (await statelessList(p, t.slug, { ...bearer(t.key), ...from('203.0.113.8') })).status,
+    ).toBe(200);
+    expect((await statelessList(p, t.slug, bearer(t.key))).status).toBe(200);
+    await p.http().get(`/admin/tenants/${t.slug}`).set(ADMIN).expect(200);
+  });
+
+  it('answers 429 to the client itself until its bucket refills', async () => {
+    const t = await tenantWithKey(p, []);
+    for (let i = 0; i < 3; i++) {
+      const res = await statelessList(p, t.slug, bearer(bad));
+      expect(res.status).toBe(401);
+    }
+    const blocked = await statelessList(p, t.slug, bearer(t.key));
+    const retryAfter = expectTooMany(blocked, undefined, /too many failed authentications/);
+    const message = (blocked.json as { message: string }).message;
+    expect(message).toBe(
+      `too many failed authentications from this address; retry in ${retryAfter} s`,
+    );
+    // A further bad credential is refused the same way, not checked (and not counted) again.
+    expectTooMany(
+      await statelessList(p, t.slug, bearer(bad)),
+      undefined,
+      /too many failed authentications/,
+    );
+    // The block is temporary: one token comes back within Retry-After seconds (plus slack).
+    const res = await within((retryAfter + 5) * 1000, async () => {
+      const r = await statelessList(p, t.slug, bearer(t.key));
+      if (r.status === 429) {
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        return undefined;
+      }
+      return r;
+    });
+    expect(res.status).toBe(200);
+  }, 60_000);
+});
+
+// Only defined where a redis-server binary is installed (a test that could never run would just
+// be a skipped test): buckets in Redis, and, with DATABASE_URL, shared by two instances.
+if (hasRedisServer()) {
+  describe('rate limits in Redis (ops)', () => {
+    let redis: LocalRedis;
+    let p: TestPlatform | undefined;
+
+    beforeAll(async () => {
+      redis = await startRedis();
+      p = await startPlatform({
+        REDIS_URL: redis.url,
+        RATE_LIMIT_KEY_PER_MINUTE: '4',
+        MCP_STATELESS: 'true',
+      });
+    });
+    afterAll(async () => {
+      await p?.close();
+      await redis?.stop();
+    });
+
+    it('keeps the buckets in Redis and limits from them', async () => {
+      const app = p!;
+      const t = await tenantWithKey(app, []);
+      const rs = await burst(app, t.slug, bearer(t.key), 5);
+      expect(rs.slice(0, 4).map((r) => limitHeaders(r).remaining)).toEqual([3, 2, 1, 0]);
+      expectTooMany(rs[4]!, 4, /rate limit of 4/);
+
+      const bucket = `mcp:rl:key:${t.keyId}`;
+      expect(await redis.client.keys('mcp:rl:*')).toContain(bucket);
+      expect(Number(await redis.client.hget(bucket, 't'))).toBeLessThan(1);
+      expect(await redis.client.pttl(bucket)).toBeGreaterThan(0);
+
+      // Emptying the bucket in Redis gives the key its full allowance back.
+      await redis.client.del(bucket);
+      const fresh = await statelessList(app, t.slug, bearer(t.key));
+      expect(fresh.status).toBe(200);
+      expect(limitHeaders(fresh)).toMatchObject({ limit: 4, remaining: 3 });
+    });
+
+    if (process.env.DATABASE_URL) {
+      it('shares one bucket between two instances on the same database', async () => {
+        const db = await freshServerDatabase(process.env.DATABASE_URL!);
+        const env = {
+          DATABASE_URL: db.url,
+          REDIS_URL: redis.url,
+          RATE_LIMIT_KEY_PER_MINUTE: '4',
+          MCP_STATELESS: 'true',
+        };
+        const a = await launchPlatform(env);
+        let b: TestPlatform | undefined;
+        try {
+          b = await launchPlatform(env);
+          const t = await tenantWithKey(a, []);
+          const onA = await burst(a, t.slug, bearer(t.key), 2);
+          expect(onA.map((r) => [r.status, limitHeaders(r).remaining])).toEqual([
+            [200, 3],
+            [200, 2],
+          ]);
+          const onB = await burst(b, t.slug, bearer(t.key), 3);
+          expect(onB.slice(0, 2).map((r) => [r.status, limitHeaders(r).remaining])).toEqual([
+            [200, 1],
+            [200, 0],
+          ]);
+          expectTooMany(onB[2]!, 4, /rate limit of 4/);
+          expectTooMany(await statelessList(a, t.slug, bearer(t.key)), 4, /rate limit of 4/);
+        } finally {
+          await b?.close();
+          await a.close();
+          await db.drop();
+        }
+      });
+    }
+  });
+}

@@ -1,0 +1,264 @@
+import { http, HttpResult, pollUntil, sleep } from './support/proc-net';
+import {
+  ADMIN,
+  api,
+  bearer,
+  createKey,
+  createTenant,
+  mcpPost,
+  openSession,
+  PlatformProcess,
+  removeBuildCopies,
+  spawnPlatform,
+  stopAllPlatforms,
+} from './support/proc-platform';
+import { OwnPostgres, ownPostgres } from './support/proc-postgres';
+
+/** A bound against hangs: every request answers within this, database or not. */
+const PROMPT_MS = 5_000;
+const WORKERS = 4;
+
+type Kind = 'notes_create' | 'echo' | 'admin_keys' | 'readyz';
+const KINDS: Kind[] = ['notes_create', 'echo', 'admin_keys', 'readyz'];
+
+interface Sample {
+  kind: Kind;
+  /** When it was sent, relative to the database going away. */
+  phase: 'before' | 'stopping' | 'down' | 'after';
+  requestId: string;
+  res?: HttpResult;
+  error?: string;
+  ms: number;
+}
+
+const describeSample = (s: Sample) =>
+  `${s.kind} (${s.phase}) ${s.error ?? `${s.res?.status} in ${s.ms} ms: ${s.res?.text.slice(0, 300)}`}`;
+
+/** The text of a tool result, or the JSON-RPC error message. */
+const toolText = (r: HttpResult) => {
+  const m = r.messages[0];
+  return m?.error?.message ?? (m?.result?.content ?? []).map((c) => c.text ?? '').join(' ');
+};
+
+/**
+ * The database goes away under load and comes back. The platform must answer promptly and
+ * honestly meanwhile (503 + Retry-After, or a tool error saying the database is unavailable;
+ * never a 500 or a hang), report not-ready, recover by itself, and write the audit events it
+ * held.
+ */
+describe('outage: the database goes away and comes back', () => {
+  let pg: OwnPostgres;
+  let p: PlatformProcess;
+  let slug: string;
+  let auth: Record<string, string>;
+  let session: Record<string, string>;
+  const samples: Sample[] = [];
+  let stoppingAt = new Date();
+  let requests = 0;
+
+  beforeAll(async () => {
+    pg = await ownPostgres();
+    p = await spawnPlatform({ DATABASE_URL: pg.url }, { name: 'outage', waitForReady: true });
+    const t = await createTenant(p.url, 'outage');
+    slug = t.slug;
+    const k = await createKey(p.url, slug, ['notes:write', 'notes:read']);
+    auth = bearer(k.key);
+    session = await openSession(p.url, slug, auth);
+    // Warm up every path the load uses.
+    for (let i = 0; i < 3; i++) {
+      for (const kind of KINDS) {
+        const s = await send(kind, 'before');
+        if (s.res?.status !== 200) throw new Error(`warm-up: ${describeSample(s)}`);
+      }
+    }
+  }, 240_000);
+
+  afterAll(async () => {
+    await stopAllPlatforms();
+    await pg?.destroy();
+    removeBuildCopies();
+  }, 60_000);
+
+  async function send(kind: Kind, phase: Sample['phase']): Promise<Sample> {
+    requests += 1;
+    const requestId = `ops-${kind}-${phase}-${requests}`;
+    const headers = { 'X-Request-Id': requestId };
+    const started = Date.now();
+    const sample: Sample = { kind, phase, requestId, ms: 0 };
+    try {
+      switch (kind) {
+        case 'notes_create':
+          sample.res = await mcpPost(
+            p.url,
+            slug,
+            'tools/call',
+            { name: 'notes_create', arguments: { title: `note ${requests}` } },
+            { ...session, ...headers },
+            PROMPT_MS * 3,
+          );
+          break;
+        case 'echo':
+          sample.res = await mcpPost(
+            p.url,
+            slug,
+            'tools/call',
+            { name: 'echo', arguments: { text: requestId } },
+            { ...session, ...headers },
+            PROMPT_MS * 3,
+          );
+          break;
+        case 'admin_keys':
+          sample.res = await api(
+            p.url,
+            'GET',
+            `/admin/tenants/${slug}/keys`,
+            undefined,
+            {
+              ...ADMIN,
+              ...headers,
+            },
+            PROMPT_MS * 3,
+          );
+          break;
+        case 'readyz':
+          sample.res = await http(p.url, { path: '/readyz', headers, timeoutMs: PROMPT_MS * 3 });
+          break;
+      }
+    } catch (err) {
+      sample.error = (err as Error).message;
+    }
+    sample.ms = Date.now() - started;
+    return sample;
+  }
+
+  it('answers promptly with 503 + Retry-After or a database tool error while it is down', async () => {
+    let phase: Sample['phase'] = 'before';
+    let running = true;
+    const workers = Array.from({ length: WORKERS }, async (_, w) => {
+      for (let i = w; running; i++) {
+        samples.push(await send(KINDS[i % KINDS.length], phase));
+      }
+    });
+    await sleep(1_000);
+    phase = 'stopping';
+    stoppingAt = new Date();
+    await pg.stop();
+    phase = 'down';
+    await sleep(4_000);
+    running = false;
+    await Promise.all(workers);
+
+    const down = samples.filter((s) => s.phase === 'down');
+    for (const kind of KINDS) {
+      expect(down.filter((s) => s.kind === kind).length).toBeGreaterThan(0);
+    }
+    const problems: string[] = [];
+    for (const s of samples) {
+      if (s.error || !s.res) problems.push(`no answer: ${describeSample(s)}`);
+      else if (s.res.status >= 500 && s.res.status !== 503) problems.push(describeSample(s));
+      else if (s.ms >= PROMPT_MS) problems.push(`slow: ${describeSample(s)}`);
+    }
+    for (const s of down) {
+      const r = s.res;
+      if (!r) continue;
+      if (r.status === 503) {
+        if (!r.headers['retry-after'])
+          problems.push(`503 without Retry-After: ${describeSample(s)}`);
+        continue;
+      }
+      switch (s.kind) {
+        case 'readyz':
+          problems.push(`/readyz not 503 while the database is down: ${describeSample(s)}`);
+          break;
+        case 'admin_keys':
+          problems.push(`admin route needing the database: ${describeSample(s)}`);
+          break;
+        case 'notes_create':
+          // Authentication from warm caches, then the tool itself needs the database.
+          if (
+            r.status !== 200 ||
+            !r.messages[0]?.result?.isError ||
+            !/database/i.test(toolText(r))
+          ) {
+            problems.push(`notes_create: ${describeSample(s)}`);
+          }
+          break;
+        case 'echo':
+          if (r.status !== 200 || r.messages[0]?.result?.isError) {
+            problems.push(`echo: ${describeSample(s)}`);
+          }
+          break;
+      }
+    }
+    expect(problems).toEqual([]);
+  }, 60_000);
+
+  it('is ready again within 15 s of the database coming back, without a restart', async () => {
+    await pg.start();
+    await pollUntil(
+      15_000,
+      '/readyz 200 after the database came back',
+      async () => ((await http(p.url, { path: '/readyz' })).status === 200 ? true : undefined),
+      200,
+    );
+    expect(p.child.exitCode).toBeNull();
+    const keys = await send('admin_keys', 'after');
+    expect(keys.res?.status).toBe(200);
+    const note = await pollUntil(
+      10_000,
+      'notes_create succeeding again',
+      async () => {
+        const s = await send('notes_create', 'after');
+        return s.res?.status === 200 && !s.res.messages[0]?.result?.isError ? s : undefined;
+      },
+      200,
+    );
+    expect(note.res?.messages[0]?.result?.structuredContent).toMatchObject({
+      title: expect.any(String),
+    });
+  }, 60_000);
+
+  it('serves echo (no database needed) from a warm session during the outage and audits it after', async () => {
+    // Sent after pg_ctl stop returned: the database was certainly gone.
+    const outage = samples.filter((s) => s.kind === 'echo' && s.phase === 'down');
+    const served = outage.filter(
+      (s) => s.res?.status === 200 && !s.res.messages[0]?.result?.isError,
+    );
+    if (served.length === 0) {
+      const statuses = [...new Set(outage.map((s) => s.res?.status ?? s.error))].join(', ');
+      throw new Error(
+        `none of the ${outage.length} echo calls made in a warm session while the database was ` +
+          `down was served (answers: ${statuses}; e.g. ${outage[0] ? describeSample(outage[0]) : '-'}), ` +
+          'so no audit event could be held for later',
+      );
+    }
+    const wanted = new Set(served.map((s) => s.requestId));
+    const from = encodeURIComponent(new Date(stoppingAt.getTime() - 1_000).toISOString());
+    // The writer backs off up to 10 s between attempts while the database is away.
+    await pollUntil(
+      20_000,
+      `audit events of the ${wanted.size} echo calls served during the outage`,
+      async () => {
+        const found = new Set<string | null>();
+        let cursor = '';
+        for (let page = 0; page < 20; page++) {
+          const res = await api(
+            p.url,
+            'GET',
+            `/admin/tenants/${slug}/audit?tool=echo&limit=200&from=${from}${cursor}`,
+          );
+          if (res.status !== 200) return undefined;
+          const body = res.json as {
+            items: { requestId: string | null; action: string; outcome: string }[];
+            nextCursor: string | null;
+          };
+          for (const e of body.items) if (e.action === 'tool.call') found.add(e.requestId);
+          if (!body.nextCursor) break;
+          cursor = `&cursor=${encodeURIComponent(body.nextCursor)}`;
+        }
+        return [...wanted].every((id) => found.has(id)) ? true : undefined;
+      },
+      500,
+    );
+  }, 60_000);
+});
