@@ -352,5 +352,15 @@ if (hasRedisServer()) {
         }
       });
     }
+
+    // Last in this block: it stops Redis.
+    it('lets requests through while Redis is unreachable instead of failing them', async () => {
+      const app = p!;
+      const t = await tenantWithKey(app, []);
+      expect((await statelessList(app, t.slug, bearer(t.key))).status).toBe(200);
+      await redis.stop();
+      const rs = await burst(app, t.slug, bearer(t.key), 6);
+      expect(rs.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);
+    });
   });
 }

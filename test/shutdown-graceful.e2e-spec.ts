@@ -1,0 +1,315 @@
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { HeldRequest, heldRequest, http, HttpResult, sleep } from './support/proc-net';
+import {
+  ADMIN,
+  bearer,
+  createKey,
+  createTenant,
+  Exit,
+  initializeParams,
+  MCP_HEADERS,
+  mcpPost,
+  openSession,
+  PlatformProcess,
+  removeBuildCopies,
+  spawnPlatform,
+  stopAllPlatforms,
+} from './support/proc-platform';
+import { OwnPostgres, ownPostgres } from './support/proc-postgres';
+
+/** What the process may take beyond SHUTDOWN_TIMEOUT to exit (flushes, closing the pool). */
+const EXIT_SLACK_MS = 5_000;
+
+function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** An SDK client whose standalone GET event stream is open (a response that never ends). */
+async function clientWithStream(
+  url: string,
+  headers: Record<string, string>,
+): Promise<{ client: Client; streamOpen: Promise<void> }> {
+  let opened!: () => void;
+  const streamOpen = new Promise<void>((r) => (opened = r));
+  const transport = new StreamableHTTPClientTransport(new URL(url), {
+    requestInit: { headers },
+    // Reconnecting to a server that is going away would only add noise.
+    reconnectionOptions: {
+      maxRetries: 0,
+      initialReconnectionDelay: 1_000,
+      maxReconnectionDelay: 1_000,
+      reconnectionDelayGrowFactor: 1,
+    },
+    fetch: async (u, init) => {
+      const res = await fetch(u, init);
+      if ((init?.method ?? 'GET') === 'GET' && res.ok) opened();
+      return res;
+    },
+  });
+  const client = new Client({ name: 'ops-shutdown', version: '1.0.0' });
+  client.onerror = () => undefined;
+  await client.connect(transport);
+  return { client, streamOpen };
+}
+
+type Outcome = { res?: HttpResult; error?: NodeJS.ErrnoException };
+const describeOutcome = (o: Outcome) =>
+  o.res
+    ? `${o.res.status} ${o.res.text.slice(0, 200)}`
+    : `${o.error?.code ?? ''} ${o.error?.message}`;
+
+/**
+ * SIGTERM on a busy process: it stops accepting connections, lets what is in flight finish, ends
+ * MCP sessions (an open event stream must not hold it), flushes the audit log and key usage, and
+ * exits 0 within SHUTDOWN_TIMEOUT.
+ */
+describe('shutdown: SIGTERM drains and exits cleanly', () => {
+  const shutdownTimeout = 5;
+  let pg: OwnPostgres;
+  let p: PlatformProcess;
+  let slug: string;
+  let keyId: string;
+  /** Request ids of calls answered just before the signal. */
+  const before: string[] = [];
+  /** Requests in flight at SIGTERM: headers and half the body received. */
+  const held: { what: string; id: string; req: HeldRequest; out?: Outcome }[] = [];
+  /** Ordinary requests fired right before the signal. */
+  let burst: Outcome[] = [];
+  let lateConnection = '';
+  let exit: Exit | Error;
+  let exitMs = 0;
+  let sdk: { client: Client; streamOpen: Promise<void> };
+
+  beforeAll(async () => {
+    pg = await ownPostgres();
+    p = await spawnPlatform(
+      { DATABASE_URL: pg.url, SHUTDOWN_TIMEOUT: String(shutdownTimeout) },
+      { name: 'shutdown', waitForReady: true },
+    );
+    const t = await createTenant(p.url, 'down');
+    slug = t.slug;
+    const k = await createKey(p.url, slug, ['math:use']);
+    keyId = k.id;
+    const auth = bearer(k.key);
+
+    sdk = await clientWithStream(`${p.url}/t/${slug}/mcp`, auth);
+    await withDeadline(sdk.streamOpen, 10_000, 'the SDK client opening its event stream');
+    const sum = await sdk.client.callTool({ name: 'add', arguments: { a: 2, b: 3 } });
+    if ((sum.structuredContent as { result?: number })?.result !== 5) {
+      throw new Error(`add through the SDK: ${JSON.stringify(sum)}`);
+    }
+    const session = await openSession(p.url, slug, auth);
+
+    // Answered just before the signal; their audit events are still queued (batched every second).
+    for (let i = 0; i < 10; i++) {
+      const id = `before-sigterm-${i}`;
+      const res = await mcpPost(
+        p.url,
+        slug,
+        'tools/call',
+        { name: 'echo', arguments: { text: id } },
+        { ...session, 'X-Request-Id': id },
+      );
+      if (res.status !== 200) throw new Error(`echo before SIGTERM: ${res.status} ${res.text}`);
+      before.push(id);
+    }
+
+    const hold = (
+      what: string,
+      method: string,
+      path: string,
+      headers: Record<string, string>,
+      body: unknown,
+    ) => {
+      const id = `in-flight-${held.length}`;
+      const req = heldRequest(p.url, {
+        method,
+        path,
+        headers: { ...headers, 'X-Request-Id': id },
+        body,
+      });
+      held.push({ what, id, req });
+    };
+    for (let i = 0; i < 3; i++) {
+      hold(
+        'session tools/call',
+        'POST',
+        `/t/${slug}/mcp`,
+        { ...MCP_HEADERS, ...session },
+        {
+          jsonrpc: '2.0',
+          id: 100 + i,
+          method: 'tools/call',
+          params: { name: 'add', arguments: { a: i, b: 1000 } },
+        },
+      );
+      hold(
+        'initialize',
+        'POST',
+        `/t/${slug}/mcp`,
+        { ...MCP_HEADERS, ...auth },
+        {
+          jsonrpc: '2.0',
+          id: 200 + i,
+          method: 'initialize',
+          params: initializeParams,
+        },
+      );
+      hold('admin PATCH', 'PATCH', `/admin/tenants/${slug}`, ADMIN, { name: `renamed ${i}` });
+    }
+    await Promise.all(held.map((h) => h.req.sent));
+    const fired = Array.from({ length: 20 }, (_, i) =>
+      mcpPost(
+        p.url,
+        slug,
+        'tools/call',
+        { name: 'echo', arguments: { text: `burst ${i}` } },
+        { ...session, 'X-Request-Id': `burst-${i}` },
+      ).then(
+        (res): Outcome => ({ res }),
+        (error: NodeJS.ErrnoException): Outcome => ({ error }),
+      ),
+    );
+    await sleep(200); // the server has read what was sent so far
+
+    const signalledAt = Date.now();
+    const exited = p.stop('SIGTERM');
+    await sleep(300);
+    lateConnection = await http(p.url, { path: '/healthz', timeoutMs: 2_000 }).then(
+      (res) => `answered ${res.status}`,
+      (err: NodeJS.ErrnoException) => err.code ?? err.message,
+    );
+    for (const h of held) h.req.release();
+    for (const h of held) h.out = await h.req.result;
+    burst = await Promise.all(fired);
+    exit = await withDeadline(
+      exited,
+      shutdownTimeout * 1_000 + EXIT_SLACK_MS,
+      'exit after SIGTERM',
+    ).catch((err: Error) => err);
+    exitMs = Date.now() - signalledAt;
+  }, 180_000);
+
+  afterAll(async () => {
+    await sdk?.client.close().catch(() => undefined);
+    await stopAllPlatforms();
+    await pg?.destroy();
+    removeBuildCopies();
+  }, 60_000);
+
+  it('exits with code 0 within SHUTDOWN_TIMEOUT + 5 s, although an event stream was open', () => {
+    if (exit instanceof Error) throw new Error(`${exit.message}\n${p.output().slice(-2_000)}`);
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(exitMs).toBeLessThan(shutdownTimeout * 1_000 + EXIT_SLACK_MS);
+  });
+
+  it('refuses new connections once it is draining', () => {
+    expect(lateConnection).toBe('ECONNREFUSED');
+  });
+
+  it('completes admin requests and initializes that were in flight at SIGTERM', () => {
+    const failed = held
+      .filter((h) => h.what !== 'session tools/call')
+      .filter(
+        (h) =>
+          h.out?.res?.status !== 200 || (h.what === 'initialize' && !h.out.res.messages[0]?.result),
+      )
+      .map((h) => `${h.what} (${h.id}): ${describeOutcome(h.out ?? {})}`);
+    expect(failed).toEqual([]);
+  });
+
+  it('completes requests of an MCP session that were in flight at SIGTERM', () => {
+    const results = held
+      .filter((h) => h.what === 'session tools/call')
+      .map((h) => ({
+        id: h.id,
+        status: h.out?.res?.status,
+        result: h.out?.res?.messages[0]?.result?.structuredContent,
+        answer: describeOutcome(h.out ?? {}),
+      }));
+    expect(results.map(({ id, status, result }) => ({ id, status, result }))).toEqual(
+      results.map(({ id }, i) => ({ id, status: 200, result: { result: i + 1000 } })),
+    );
+  });
+
+  it('serves or refuses the requests fired around the signal, never cutting one off', () => {
+    const cut = burst
+      .filter((b) => (b.res ? b.res.status !== 200 : b.error?.code !== 'ECONNREFUSED'))
+      .map(describeOutcome);
+    expect(cut).toEqual([]);
+  });
+
+  it('has written the audit events and key usage it held when the signal came', async () => {
+    const rows = await pg.query<{ request_id: string | null }>(
+      `SELECT a.request_id FROM audit_events a JOIN tenants t ON t.id = a.tenant_id
+        WHERE t.slug = $1`,
+      [slug],
+    );
+    const stored = new Set(rows.map((r) => r.request_id));
+    // Everything that was answered successfully was audited: tool calls and admin changes.
+    const answered = [
+      ...before,
+      ...held.filter((h) => h.what !== 'initialize' && h.out?.res?.status === 200).map((h) => h.id),
+      ...burst.flatMap((b, i) => (b.res?.status === 200 ? [`burst-${i}`] : [])),
+    ];
+    expect(answered.length).toBeGreaterThanOrEqual(before.length);
+    expect(answered.filter((id) => !stored.has(id))).toEqual([]);
+    const [key] = await pg.query<{ last_used_at: Date | null }>(
+      'SELECT last_used_at FROM api_keys WHERE id = $1',
+      [keyId],
+    );
+    expect(key.last_used_at).not.toBeNull();
+  });
+});
+
+describe('shutdown: a request that never finishes', () => {
+  let pg: OwnPostgres;
+
+  beforeAll(async () => {
+    pg = await ownPostgres();
+  }, 120_000);
+
+  afterAll(async () => {
+    await stopAllPlatforms();
+    await pg?.destroy();
+    removeBuildCopies();
+  }, 60_000);
+
+  it('is cut after SHUTDOWN_TIMEOUT, and the process still exits 0 in time', async () => {
+    const shutdownTimeout = 2;
+    const p = await spawnPlatform(
+      { DATABASE_URL: pg.url, SHUTDOWN_TIMEOUT: String(shutdownTimeout) },
+      { name: 'shutdown-stuck', waitForReady: true },
+    );
+    const t = await createTenant(p.url, 'stuck');
+    // A client that sends half a request and never the rest.
+    const stuck = heldRequest(p.url, {
+      method: 'PATCH',
+      path: `/admin/tenants/${t.slug}`,
+      headers: ADMIN,
+      body: { name: 'never finished' },
+    });
+    await stuck.sent;
+    await sleep(200);
+    const signalledAt = Date.now();
+    const exited = await withDeadline(
+      p.stop('SIGTERM'),
+      shutdownTimeout * 1_000 + EXIT_SLACK_MS,
+      'exit after SIGTERM with a stuck request',
+    );
+    const took = Date.now() - signalledAt;
+    expect(exited).toEqual({ code: 0, signal: null });
+    // It waited for the request (about SHUTDOWN_TIMEOUT), then gave up on it.
+    expect(took).toBeGreaterThanOrEqual(shutdownTimeout * 1_000 - 250);
+    const out = await stuck.result;
+    expect(out.res).toBeUndefined();
+    expect(out.error).toBeDefined();
+  }, 60_000);
+});
