@@ -399,13 +399,14 @@ async function stopChild(entry, graceMs = 20_000) {
  * Starts the platform in its own process (the compiled main.js, as `npm start` runs it) on a
  * fresh database and waits until /readyz answers 200.
  */
-async function startPlatform(label, { stateless }) {
+async function startPlatform(label, { stateless, env: extraEnv = {} }) {
   const storage = await makeStorage(label);
   disposers.push(storage.dispose);
   const port = await freePort();
   const env = {
     ...process.env,
     ...storage.env,
+    ...extraEnv,
     HOST,
     PORT: String(port),
     ADMIN_TOKEN,
@@ -810,12 +811,27 @@ async function measureToolsList(url, key, { stateful = false, requests = CONFIG.
 }
 
 /**
- * TODO(tool pack): the "tools/list with 200 tools" figure needs a benchmark-only tool pack that
- * the platform does not have yet. When it exists, start the platform with it enabled, create a
- * tenant/key that sees the 200 tools, and return `measureToolsList(url, key, …)` here.
+ * tools/list with a small and a large catalog: two stateless platforms with the benchmark-only
+ * tool pack (BENCH_TOOL_PACK=5 and =200 synthetic tools), a key without scopes that sees the pack
+ * plus the two scope-free built-ins.
  */
-async function measureToolPack(/* platform */) {
-  return { available: false, note: '200-tool pack: not available' };
+async function measureToolPack() {
+  const sizes = [5, 200];
+  const points = [];
+  for (const n of sizes) {
+    const platform = await startPlatform(`pack-${n}`, { stateless: true, env: { BENCH_TOOL_PACK: String(n) } });
+    try {
+      const slug = `b${RUN_ID}-pack-${n}`;
+      await createTenant(platform.url, slug);
+      const key = await createKey(platform.url, slug, []);
+      const r = await measureToolsList(`${platform.url}/t/${slug}/mcp`, key);
+      log(`tools/list with a ${n}-tool pack: p50 ${r.p50.toFixed(2)} ms, ${r.tools} tools listed`);
+      points.push({ pack: n, ...r });
+    } finally {
+      await platform.stop();
+    }
+  }
+  return { available: true, points, p50Ratio: points[1].p50 / points[0].p50 };
 }
 
 /** Idle stateful sessions and the platform's resident memory. */
@@ -1057,7 +1073,7 @@ async function scaleFigures() {
     log(`tools/list stateless: p50 ${r.p50.toFixed(2)} ms, ${r.tools} tools`);
     return r;
   });
-  out.toolPack = await measureToolPack(stateless);
+  await figure(out, 'toolPack', stateless, () => measureToolPack());
   if (alive) await figure(out, 'auth', stateless, () => measureAuth(stateless));
   await stateless.stop();
   return out;
@@ -1129,11 +1145,16 @@ function printScale(s) {
       ]);
     }
   }
-  rows.push([
-    'tools/list p50, 200-tool pack',
-    s.toolPack.available ? `${fmt(s.toolPack.p50, 2)} ms` : 'n/a',
-    s.toolPack.available ? '' : s.toolPack.note,
-  ]);
+  if (s.toolPack?.error) failed('tools/list, tool pack', s.toolPack);
+  else if (s.toolPack?.available) {
+    for (const pt of s.toolPack.points) {
+      rows.push([
+        `tools/list p50, ${pt.pack}-tool pack (${pt.tools} listed)`,
+        `${fmt(pt.p50, 2)} ms`,
+        `p99 ${fmt(pt.p99, 2)} ms; stateless` + (pt.pack === 200 ? `; p50 ÷ 5-tool pack ${fmt(s.toolPack.p50Ratio, 2)}` : ''),
+      ]);
+    }
+  }
   const a = s.auth;
   if (a?.error) failed('auth', a);
   else if (a) {

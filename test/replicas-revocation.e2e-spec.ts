@@ -1,6 +1,6 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { http, pollUntil } from './support/proc-net';
+import { http, pollUntil, sleep } from './support/proc-net';
 import {
   api,
   bearer,
@@ -69,17 +69,33 @@ describe('replicas: changes reach every replica', () => {
    * Polls until `check` holds; returns how long after `since` the first request that saw it was
    * sent (the request's own latency is not propagation delay).
    */
-  const heldAfter = async (what: string, since: number, check: () => Promise<boolean>) =>
-    pollUntil(PROPAGATION_MS + 500, what, async () => {
+  const heldAfter = async (
+    what: string,
+    since: number,
+    check: () => Promise<boolean>,
+    waitMs = PROPAGATION_MS + 500,
+  ) =>
+    pollUntil(waitMs, what, async () => {
       const sent = Date.now();
       return (await check()) ? sent - since : undefined;
     });
 
-  const refusedAfter = (p: PlatformProcess, slug: string, key: string, since: number) =>
-    heldAfter(`${p.name} refusing the key`, since, async () => {
-      const res = await callAdd(p, slug, key);
-      return res.status === 401;
-    });
+  const refusedAfter = (
+    p: PlatformProcess,
+    slug: string,
+    key: string,
+    since: number,
+    waitMs?: number,
+  ) =>
+    heldAfter(
+      `${p.name} refusing the key`,
+      since,
+      async () => {
+        const res = await callAdd(p, slug, key);
+        return res.status === 401;
+      },
+      waitMs,
+    );
 
   it('serves one SDK client through a round-robin proxy from all three replicas', async () => {
     const t = await createTenant(a.url, 'rr');
@@ -183,9 +199,45 @@ describe('replicas: changes reach every replica', () => {
     expect((await callAdd(b, t.slug, k.key)).status).toBe(401);
   });
 
+  it('still refuses a revoked key everywhere within 1 s right after a database restart', async () => {
+    const t = await createTenant(a.url, 'restart');
+    const k = await createKey(a.url, t.slug, ['math:use']);
+    // Long enough for the replicas' LISTEN connections to back off between reconnection attempts.
+    await pg.stop();
+    await sleep(9_000);
+    await pg.start();
+    for (const p of [a, b, c]) {
+      await pollUntil(15_000, `${p.name} ready again`, async () =>
+        (await http(p.url, { path: '/readyz' })).status === 200 ? true : undefined,
+      );
+    }
+    // The key works again everywhere, and B and C have it cached.
+    for (const p of [a, b, c]) {
+      await pollUntil(10_000, `${p.name} serving the key again`, async () =>
+        (await callAdd(p, t.slug, k.key)).status === 200 ? true : undefined,
+      );
+    }
+
+    const revoke = await api(a.url, 'POST', `/admin/tenants/${t.slug}/keys/${k.id}/revoke`);
+    expect(revoke.status).toBe(200);
+    const revokedAt = Date.now();
+    // Waits longer than the contract allows, to report how long it really took.
+    const [atB, atC] = await Promise.all([
+      refusedAfter(b, t.slug, k.key, revokedAt, 20_000),
+      refusedAfter(c, t.slug, k.key, revokedAt, 20_000),
+    ]);
+    expect({ atB: atB <= PROPAGATION_MS, atC: atC <= PROPAGATION_MS, ms: [atB, atC] }).toEqual({
+      atB: true,
+      atC: true,
+      ms: [atB, atC],
+    });
+  }, 90_000);
+
   it('keeps every replica ready and alive throughout', async () => {
     for (const p of [a, b, c]) {
-      expect((await http(p.url, { path: '/readyz' })).status).toBe(200);
+      await pollUntil(15_000, `${p.name} ready`, async () =>
+        (await http(p.url, { path: '/readyz' })).status === 200 ? true : undefined,
+      );
       expect(p.child.exitCode).toBeNull();
     }
   });

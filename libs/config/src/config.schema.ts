@@ -45,6 +45,7 @@ export const envSchema = z.object({
   RATE_LIMIT_KEY_PER_MINUTE: z.coerce.number().int().min(0).default(600),
   RATE_LIMIT_TENANT_PER_MINUTE: z.coerce.number().int().min(0).default(6000),
   AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().min(0).default(30),
+  BENCH_TOOL_PACK: z.coerce.number().int().min(0).max(1000).default(0).describe('benchmark only'),
   SHUTDOWN_TIMEOUT: positiveInt.default(10).describe('seconds'),
 });
 

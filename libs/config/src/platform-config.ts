@@ -23,6 +23,8 @@ export class PlatformConfig {
   readonly rateLimitKeyPerMinute!: number;
   readonly rateLimitTenantPerMinute!: number;
   readonly authFailuresPerMinute!: number;
+  /** Benchmarks only: registers this many synthetic tools (bench_tool_NNN). */
+  readonly benchToolPack!: number;
 }
 
 export class ConfigError extends Error {
@@ -66,6 +68,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PlatformConfig
     rateLimitKeyPerMinute: e.RATE_LIMIT_KEY_PER_MINUTE,
     rateLimitTenantPerMinute: e.RATE_LIMIT_TENANT_PER_MINUTE,
     authFailuresPerMinute: e.AUTH_FAILURES_PER_MINUTE,
+    benchToolPack: e.BENCH_TOOL_PACK,
   };
   return Object.freeze(config);
 }

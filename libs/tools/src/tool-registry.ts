@@ -3,6 +3,7 @@ import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { TENANT_ADMIN_SCOPE } from '@app/auth';
+import { PlatformConfig } from '@app/config';
 import { McpTool, McpToolOptions, REQUIRED_SCOPES } from './decorators';
 import type { ToolContext } from './tool-context';
 
@@ -37,6 +38,7 @@ export class ToolRegistry implements OnModuleInit {
     private readonly discovery: DiscoveryService,
     private readonly scanner: MetadataScanner,
     private readonly reflector: Reflector,
+    private readonly config: PlatformConfig,
   ) {}
 
   onModuleInit(): void {
@@ -61,6 +63,9 @@ export class ToolRegistry implements OnModuleInit {
           ]) ?? [];
         tools.set(options.name, this.define(options, requiredScopes, fn.bind(instance)));
       }
+    }
+    for (const synthetic of benchToolPack(this.config.benchToolPack)) {
+      tools.set(synthetic.options.name, this.define(synthetic.options, [], synthetic.handler));
     }
     this.tools = tools;
     const scopes = new Set([TENANT_ADMIN_SCOPE]);
@@ -109,4 +114,26 @@ export class ToolRegistry implements OnModuleInit {
   scopes(): readonly string[] {
     return this.scopeCatalog;
   }
+}
+
+const BenchInput = z.object({ x: z.number().describe('any number'), note: z.string().optional() });
+const BenchOutput = z.object({ x: z.number() });
+
+/**
+ * Benchmark-only synthetic tools (BENCH_TOOL_PACK=N), so `tools/list` can be measured with a large
+ * catalog. Never registered unless that variable is set.
+ */
+function benchToolPack(n: number) {
+  return Array.from({ length: n }, (_, i) => ({
+    options: {
+      name: `bench_tool_${String(i + 1).padStart(3, '0')}`,
+      title: `Benchmark tool ${i + 1}`,
+      description:
+        'Synthetic tool of the benchmark pack: returns x. Not part of the product catalog.',
+      input: BenchInput,
+      output: BenchOutput,
+      annotations: { readOnlyHint: true },
+    } satisfies McpToolOptions,
+    handler: (args: unknown) => ({ x: (args as z.infer<typeof BenchInput>).x }),
+  }));
 }
