@@ -7,8 +7,8 @@ import {
   UnauthorizedException,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { AuthGuard } from '@nestjs/passport';
 import type { Response } from 'express';
+import { Passport, type Strategy } from 'passport';
 import { PlatformConfig } from '@app/config';
 import { RateLimited, RateLimiter } from '@app/ratelimit';
 import { Tenant, TenantsService } from '@app/tenancy';
@@ -18,21 +18,9 @@ import { CredentialKind, extractCredential, hasQueryCredential } from './credent
 import { Access, ACCESS_KEY, AuthenticatedRequest, PUBLIC_KEY } from './decorators';
 import { isPlatformAdmin, Principal, TENANT_ADMIN_SCOPE } from './principal';
 import { CredentialRefused, refusalReason } from './refusal';
-import { ADMIN_TOKEN_STRATEGY } from './strategies/admin-token.strategy';
-import { API_KEY_STRATEGY } from './strategies/api-key.strategy';
-import { JWT_STRATEGY } from './strategies/jwt.strategy';
-
-/** Turns every JWT refusal (passport-jwt's info or a thrown reason) into a 401 that says why. */
-class JwtPassportGuard extends AuthGuard(JWT_STRATEGY) {
-  override handleRequest<TUser>(err: unknown, user: TUser, info: unknown): TUser {
-    if (user && !err) return user;
-    const reason = (err as Error | undefined)?.message ?? (info as Error | undefined)?.message;
-    throw new CredentialRefused(
-      'jwt_rejected',
-      `bearer token rejected: ${reason ?? 'not a valid token'}`,
-    );
-  }
-}
+import { ADMIN_TOKEN_STRATEGY, AdminTokenStrategy } from './strategies/admin-token.strategy';
+import { API_KEY_STRATEGY, ApiKeyStrategy } from './strategies/api-key.strategy';
+import { JWT_STRATEGY, JwtStrategy } from './strategies/jwt.strategy';
 
 /**
  * The one global guard. Routes are closed unless marked @Public(); the credential's shape picks the
@@ -41,10 +29,15 @@ class JwtPassportGuard extends AuthGuard(JWT_STRATEGY) {
  */
 @Injectable()
 export class PlatformAuthGuard implements CanActivate {
-  private readonly strategies: Record<CredentialKind, CanActivate> = {
-    'api-key': new (AuthGuard(API_KEY_STRATEGY))(),
-    'admin-token': new (AuthGuard(ADMIN_TOKEN_STRATEGY))(),
-    jwt: new JwtPassportGuard(),
+  /**
+   * This application's own Passport instance: the global one is shared by every Nest app in the
+   * process, so a second app (tests, benchmarks) would otherwise replace this one's strategies.
+   */
+  private readonly passport = new Passport();
+  private readonly strategyNames: Record<CredentialKind, string> = {
+    'api-key': API_KEY_STRATEGY,
+    'admin-token': ADMIN_TOKEN_STRATEGY,
+    jwt: JWT_STRATEGY,
   };
 
   constructor(
@@ -53,7 +46,14 @@ export class PlatformAuthGuard implements CanActivate {
     private readonly config: PlatformConfig,
     private readonly limiter: RateLimiter,
     private readonly events: AuthEvents,
-  ) {}
+    apiKey: ApiKeyStrategy,
+    adminToken: AdminTokenStrategy,
+    jwt: JwtStrategy,
+  ) {
+    this.passport.use(API_KEY_STRATEGY, apiKey as unknown as Strategy);
+    this.passport.use(ADMIN_TOKEN_STRATEGY, adminToken as unknown as Strategy);
+    this.passport.use(JWT_STRATEGY, jwt as unknown as Strategy);
+  }
 
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
     const targets = [ctx.getHandler(), ctx.getClass()];
@@ -124,7 +124,42 @@ export class PlatformAuthGuard implements CanActivate {
         );
       }
     }
-    await this.strategies[credential.kind].canActivate(ctx);
+    req.user = await this.runStrategy(
+      credential.kind,
+      req,
+      ctx.switchToHttp().getResponse<Response>(),
+    );
+  }
+
+  /** Runs a passport strategy; every way it can refuse becomes a 401 that says why. */
+  private runStrategy(
+    kind: CredentialKind,
+    req: AuthenticatedRequest,
+    res: Response,
+  ): Promise<Principal> {
+    return new Promise((resolve, reject) => {
+      const refuse = (err: unknown, info: unknown) => {
+        if (err instanceof UnauthorizedException) return reject(err);
+        const reason = (err as Error | undefined)?.message ?? (info as Error | undefined)?.message;
+        if (kind === 'jwt') {
+          return reject(
+            new CredentialRefused(
+              'jwt_rejected',
+              `bearer token rejected: ${reason ?? 'not a valid token'}`,
+            ),
+          );
+        }
+        if (err) return reject(err);
+        reject(new CredentialRefused('invalid', reason ?? 'credential is not valid'));
+      };
+      const authenticate = this.passport.authenticate(
+        this.strategyNames[kind],
+        { session: false },
+        (err: unknown, user: Principal | false, info: unknown) =>
+          user && !err ? resolve(user) : refuse(err, info),
+      ) as (req: unknown, res: unknown, next: (err?: unknown) => void) => void;
+      authenticate(req, res, (err) => refuse(err, undefined));
+    });
   }
 
   private async authorize(
