@@ -142,26 +142,38 @@ describe('audit log (ops)', () => {
       }
     });
 
-    it('uses the request id the platform answered with when the client sent none or an unusable one', async () => {
-      const t = await tenantWithKey(p, []);
-      const { client: c, use, responseIds } = await client(t.slug, t.key);
+    // A plain call is answered as JSON; one with a progress token is streamed as SSE through the
+    // SDK transport. The audited request id must be the response's X-Request-Id either way.
+    it.each([
+      ['a plain call', false],
+      ['a call with a progress token', true],
+    ])(
+      'uses the request id the platform answered with when the client sent none or an unusable one (%s)',
+      async (_what, withProgress) => {
+        const t = await tenantWithKey(p, []);
+        const { client: c, use, responseIds } = await client(t.slug, t.key);
+        const options = withProgress ? { onprogress: () => undefined } : undefined;
 
-      use(undefined);
-      await c.callTool({ name: 'echo', arguments: { text: 'no id' } });
-      const bogus = 'not a usable id: spaces and ; semicolons';
-      use(bogus);
-      await c.callTool({ name: 'whoami', arguments: {} });
+        use(undefined);
+        await c.callTool({ name: 'echo', arguments: { text: 'no id' } }, undefined, options);
+        const bogus = 'not a usable id: spaces and ; semicolons';
+        use(bogus);
+        await c.callTool({ name: 'whoami', arguments: {} }, undefined, options);
 
-      const [echo] = await waitForAudit(p, t.slug, (e) => e.tool === 'echo');
-      const [whoami] = await waitForAudit(p, t.slug, (e) => e.tool === 'whoami');
-      for (const event of [echo!, whoami!]) {
-        expect(event.outcome).toBe('ok');
-        expect(event.requestId).toEqual(expect.any(String));
-        expect(responseIds).toContain(event.requestId);
-      }
-      expect(whoami!.requestId).not.toBe(bogus);
-      expect(await auditText(t.slug)).not.toContain('semicolons');
-    });
+        const [echo] = await waitForAudit(p, t.slug, (e) => e.tool === 'echo');
+        const [whoami] = await waitForAudit(p, t.slug, (e) => e.tool === 'whoami');
+        for (const event of [echo!, whoami!]) {
+          expect(event.outcome).toBe('ok');
+          expect({ tool: event.tool, requestId: event.requestId }).toEqual({
+            tool: event.tool,
+            requestId: expect.any(String),
+          });
+          expect(responseIds).toContain(event.requestId);
+        }
+        expect(whoami!.requestId).not.toBe(bogus);
+        expect(await auditText(t.slug)).not.toContain('semicolons');
+      },
+    );
   });
 
   describe('refused credentials', () => {

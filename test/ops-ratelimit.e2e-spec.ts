@@ -280,58 +280,87 @@ describe('failed-authentication limit per client address (ops)', () => {
   }, 60_000);
 });
 
+/**
+ * The replica tests below run two instances in one test process. Each must keep authenticating
+ * against its own database and configuration, whatever other instance starts or stops beside it.
+ */
+describe('instances side by side in one process (ops)', () => {
+  it('authenticates each instance’s keys against its own database while another starts and stops', async () => {
+    const a = await startPlatform({ MCP_STATELESS: 'true' });
+    let b: TestPlatform | undefined;
+    try {
+      const t = await tenantWithKey(a, []);
+      expect((await statelessList(a, t.slug, bearer(t.key))).status).toBe(200);
+      b = await startPlatform({ MCP_STATELESS: 'true' });
+      const u = await tenantWithKey(b, []);
+      expect((await statelessList(b, u.slug, bearer(u.key))).status).toBe(200);
+
+      const whileBRuns = await statelessList(a, t.slug, bearer(t.key));
+      expect({ status: whileBRuns.status, body: whileBRuns.json }).toMatchObject({ status: 200 });
+      await b.close();
+      b = undefined;
+      const afterBStopped = await statelessList(a, t.slug, bearer(t.key));
+      expect({ status: afterBStopped.status, body: afterBStopped.json }).toMatchObject({
+        status: 200,
+      });
+    } finally {
+      await b?.close();
+      await a.close();
+    }
+  });
+});
+
 // Only defined where a redis-server binary is installed (a test that could never run would just
-// be a skipped test): buckets in Redis, and, with DATABASE_URL, shared by two instances.
+// be a skipped test): buckets in Redis, and, with DATABASE_URL, shared by two instances. Every
+// test runs its own instances, so none depends on another's leftovers.
 if (hasRedisServer()) {
   describe('rate limits in Redis (ops)', () => {
     let redis: LocalRedis;
-    let p: TestPlatform | undefined;
+    const env = () => ({
+      REDIS_URL: redis.url,
+      RATE_LIMIT_KEY_PER_MINUTE: '4',
+      MCP_STATELESS: 'true',
+    });
 
     beforeAll(async () => {
       redis = await startRedis();
-      p = await startPlatform({
-        REDIS_URL: redis.url,
-        RATE_LIMIT_KEY_PER_MINUTE: '4',
-        MCP_STATELESS: 'true',
-      });
     });
     afterAll(async () => {
-      await p?.close();
       await redis?.stop();
     });
 
     it('keeps the buckets in Redis and limits from them', async () => {
-      const app = p!;
-      const t = await tenantWithKey(app, []);
-      const rs = await burst(app, t.slug, bearer(t.key), 5);
-      expect(rs.slice(0, 4).map((r) => limitHeaders(r).remaining)).toEqual([3, 2, 1, 0]);
-      expectTooMany(rs[4]!, 4, /rate limit of 4/);
+      const app = await startPlatform(env());
+      try {
+        const t = await tenantWithKey(app, []);
+        const rs = await burst(app, t.slug, bearer(t.key), 5);
+        expect(rs.slice(0, 4).map((r) => limitHeaders(r).remaining)).toEqual([3, 2, 1, 0]);
+        expectTooMany(rs[4]!, 4, /rate limit of 4/);
 
-      const bucket = `mcp:rl:key:${t.keyId}`;
-      expect(await redis.client.keys('mcp:rl:*')).toContain(bucket);
-      expect(Number(await redis.client.hget(bucket, 't'))).toBeLessThan(1);
-      expect(await redis.client.pttl(bucket)).toBeGreaterThan(0);
+        const bucket = `mcp:rl:key:${t.keyId}`;
+        expect(await redis.client.keys('mcp:rl:*')).toContain(bucket);
+        expect(Number(await redis.client.hget(bucket, 't'))).toBeLessThan(1);
+        expect(await redis.client.pttl(bucket)).toBeGreaterThan(0);
 
-      // Emptying the bucket in Redis gives the key its full allowance back.
-      await redis.client.del(bucket);
-      const fresh = await statelessList(app, t.slug, bearer(t.key));
-      expect(fresh.status).toBe(200);
-      expect(limitHeaders(fresh)).toMatchObject({ limit: 4, remaining: 3 });
+        // Emptying the bucket in Redis gives the key its full allowance back.
+        await redis.client.del(bucket);
+        const fresh = await statelessList(app, t.slug, bearer(t.key));
+        expect(fresh.status).toBe(200);
+        expect(limitHeaders(fresh)).toMatchObject({ limit: 4, remaining: 3 });
+      } finally {
+        await app.close();
+      }
     });
 
     if (process.env.DATABASE_URL) {
       it('shares one bucket between two instances on the same database', async () => {
         const db = await freshServerDatabase(process.env.DATABASE_URL!);
-        const env = {
-          DATABASE_URL: db.url,
-          REDIS_URL: redis.url,
-          RATE_LIMIT_KEY_PER_MINUTE: '4',
-          MCP_STATELESS: 'true',
-        };
-        const a = await launchPlatform(env);
+        const shared = { ...env(), DATABASE_URL: db.url };
+        let a: TestPlatform | undefined;
         let b: TestPlatform | undefined;
         try {
-          b = await launchPlatform(env);
+          a = await launchPlatform(shared);
+          b = await launchPlatform(shared);
           const t = await tenantWithKey(a, []);
           const onA = await burst(a, t.slug, bearer(t.key), 2);
           expect(onA.map((r) => [r.status, limitHeaders(r).remaining])).toEqual([
@@ -347,7 +376,7 @@ if (hasRedisServer()) {
           expectTooMany(await statelessList(a, t.slug, bearer(t.key)), 4, /rate limit of 4/);
         } finally {
           await b?.close();
-          await a.close();
+          await a?.close();
           await db.drop();
         }
       });
@@ -355,19 +384,16 @@ if (hasRedisServer()) {
 
     // Last in this block: it stops Redis.
     it('lets requests through while Redis is unreachable instead of failing them', async () => {
-      const app = p!;
-      const t = await tenantWithKey(app, []);
-      const first = await statelessList(app, t.slug, bearer(t.key));
-      console.log('DEBUG', first.status, first.text);
-      {
-        const fs = require('node:fs');
-        const dir = process.env.MCP_E2E_LOG_DIR!;
-        for (const f of fs.readdirSync(dir)) for (const l of fs.readFileSync(dir + '/' + f, 'utf8').split('\n')) if (/"level":(50|40)/.test(l)) console.log('LOG', f, l.slice(0, 1500));
+      const app = await startPlatform(env());
+      try {
+        const t = await tenantWithKey(app, []);
+        expect((await statelessList(app, t.slug, bearer(t.key))).status).toBe(200);
+        await redis.stop();
+        const rs = await burst(app, t.slug, bearer(t.key), 6);
+        expect(rs.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);
+      } finally {
+        await app.close();
       }
-      expect(first.status).toBe(200);
-      await redis.stop();
-      const rs = await burst(app, t.slug, bearer(t.key), 6);
-      expect(rs.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);
     });
   });
 }

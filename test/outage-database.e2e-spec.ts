@@ -164,6 +164,8 @@ describe('outage: the database goes away and comes back', () => {
       if (r.status === 503) {
         if (!r.headers['retry-after'])
           problems.push(`503 without Retry-After: ${describeSample(s)}`);
+        if ((r.json as { statusCode?: number } | undefined)?.statusCode !== 503)
+          problems.push(`503 without the error body: ${describeSample(s)}`);
         continue;
       }
       switch (s.kind) {
@@ -216,6 +218,9 @@ describe('outage: the database goes away and comes back', () => {
     expect(note.res?.messages[0]?.result?.structuredContent).toMatchObject({
       title: expect.any(String),
     });
+    const echo = await send('echo', 'after');
+    expect(echo.res?.status).toBe(200);
+    expect(toolText(echo.res!)).toBe(echo.requestId);
   }, 60_000);
 
   it('serves echo (no database needed) from a warm session during the outage and audits it after', async () => {

@@ -47,7 +47,8 @@ function hasAll(dir: string): boolean {
 
 /**
  * Where `initdb`, `pg_ctl` and `postgres` are: PG_BINDIR, `pg_config --bindir`, the directory of
- * an `initdb` on PATH (symlinks resolved), or the newest /usr/lib/postgresql/<v>/bin.
+ * an `initdb` on PATH (symlinks resolved), or the newest /usr/lib/postgresql/<v>/bin (and the
+ * like). jest.config.js runs the same search to decide whether to collect the ops suites.
  */
 export function findPostgresBinDir(): string | undefined {
   const candidates: string[] = [];
@@ -58,11 +59,11 @@ export function findPostgresBinDir(): string | undefined {
     const initdb = join(dir, 'initdb');
     if (existsSync(initdb)) candidates.push(dirname(realpathSync(initdb)));
   }
-  if (existsSync('/usr/lib/postgresql')) {
-    const versions = readdirSync('/usr/lib/postgresql')
-      .filter((v) => /^\d+(\.\d+)?$/.test(v))
-      .sort((a, b) => Number(b) - Number(a));
-    for (const v of versions) candidates.push(join('/usr/lib/postgresql', v, 'bin'));
+  for (const base of ['/usr/lib/postgresql', '/usr/local/pgsql', '/opt/homebrew/opt']) {
+    if (!existsSync(base)) continue;
+    if (existsSync(join(base, 'bin'))) candidates.push(join(base, 'bin'));
+    const versions = readdirSync(base).sort((a, b) => parseFloat(b) - parseFloat(a));
+    for (const v of versions) candidates.push(join(base, v, 'bin'));
   }
   return candidates.find(hasAll);
 }
@@ -223,7 +224,9 @@ export async function ownPostgres(): Promise<OwnPostgres> {
       }
     },
     destroy: async () => {
-      if (up || existsSync(join(dataDir, 'postmaster.pid'))) stopNow();
+      if (existsSync(join(dataDir, 'postmaster.pid'))) {
+        await run(pgCtl, ['-D', dataDir, '-m', 'immediate', '-w', 'stop'], 30_000).catch(stopNow);
+      }
       up = false;
       running.delete(root);
       rmSync(root, { recursive: true, force: true });

@@ -10,6 +10,7 @@ import { RateLimitModule } from '@app/ratelimit';
 import { TenancyModule } from '@app/tenancy';
 import { ToolsModule } from '@app/tools';
 import { PlatformAuthEvents } from './auth-events';
+import { InFlight } from './in-flight';
 import { ShutdownCoordinator } from './shutdown';
 
 @Module({})
@@ -29,7 +30,7 @@ export class AppModule {
         AdminModule,
         McpModule,
       ],
-      providers: [ShutdownCoordinator],
+      providers: [ShutdownCoordinator, InFlight],
     };
   }
 }

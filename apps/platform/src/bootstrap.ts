@@ -4,6 +4,7 @@ import { Logger } from 'nestjs-pino';
 import { PlatformConfig } from '@app/config';
 import { bodyParserErrors, requestIdMiddleware } from '@app/observability';
 import { AppModule } from './app.module';
+import { InFlight } from './in-flight';
 import { mountOpenApi } from './openapi';
 
 export const BODY_LIMIT = '1mb';
@@ -21,6 +22,7 @@ export async function createPlatformApp(
   });
   app.useLogger(app.get(Logger));
   app.use(requestIdMiddleware);
+  app.use(app.get(InFlight).middleware);
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
   app.useBodyParser('json', {

@@ -5,6 +5,7 @@ import { AuditWriter } from '@app/audit';
 import { PlatformConfig } from '@app/config';
 import { SessionStore } from '@app/mcp';
 import { KeyUsageRecorder } from '@app/tenancy';
+import { InFlight } from './in-flight';
 
 /**
  * Graceful shutdown, in order: stop accepting connections, end MCP sessions (their streams would
@@ -21,6 +22,7 @@ export class ShutdownCoordinator implements BeforeApplicationShutdown {
     private readonly audit: AuditWriter,
     private readonly usage: KeyUsageRecorder,
     private readonly config: PlatformConfig,
+    private readonly inFlight: InFlight,
   ) {}
 
   async beforeApplicationShutdown(signal?: string): Promise<void> {
@@ -30,13 +32,18 @@ export class ShutdownCoordinator implements BeforeApplicationShutdown {
       ? new Promise<void>((resolve) => server.close(() => resolve()))
       : Promise.resolve();
     server?.closeIdleConnections();
+    // Ordinary requests first (those inside MCP sessions need their session), then the sessions,
+    // which ends their event streams.
+    const started = Date.now();
+    await this.inFlight.idle(this.config.shutdownTimeoutMs);
     await this.sessions.closeAll();
+    const left = Math.max(0, this.config.shutdownTimeoutMs - (Date.now() - started));
     const timer = setTimeout(() => {
       this.logger.warn(
         `requests still running after ${this.config.shutdownTimeoutMs} ms; closing them`,
       );
       server?.closeAllConnections();
-    }, this.config.shutdownTimeoutMs);
+    }, left);
     await closed;
     clearTimeout(timer);
     await this.audit.flush();

@@ -80,6 +80,10 @@ export class PlatformAuthGuard implements CanActivate {
       if (err instanceof UnauthorizedException) {
         res.setHeader('WWW-Authenticate', this.challenge(access, slug));
         await this.limiter.recordAuthFailure(address);
+        // A refusal on a known tenant's route belongs in that tenant's audit log.
+        if (!req.tenant && slug !== undefined) {
+          req.tenant = (await this.tenants.resolve(slug).catch(() => null)) ?? undefined;
+        }
         this.events.credentialRefused({
           tenant: req.tenant,
           reason: refusalReason(err),

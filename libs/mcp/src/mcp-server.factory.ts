@@ -35,7 +35,7 @@ export function principalOf(extra: Extra): Principal {
 }
 
 function requestIdOf(extra: Extra): string | undefined {
-  const id = extra.requestInfo?.headers['x-request-id'];
+  const id = extra.authInfo?.extra?.requestId;
   return typeof id === 'string' ? id : undefined;
 }
 

@@ -218,7 +218,8 @@ export class McpController {
       token: '',
       clientId: req.user.id,
       scopes: [...req.user.scopes],
-      extra: { principal: req.user },
+      // The SDK transport rebuilds headers from the raw request, so the id we assigned travels here.
+      extra: { principal: req.user, requestId: req.headers['x-request-id'] },
     };
   }
 

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { AuditOutcome, AuditWriter } from '@app/audit';
 import type { Principal } from '@app/auth';
 import { Metrics } from '@app/observability';
-import type { ToolTenant } from '@app/tools';
+import { ToolRegistry, type ToolTenant } from '@app/tools';
 
 export interface ToolCallRecord {
   tenant: ToolTenant;
@@ -20,12 +20,15 @@ export class ToolCallRecorder {
   constructor(
     private readonly audit: AuditWriter,
     private readonly metrics: Metrics,
+    private readonly registry: ToolRegistry,
   ) {}
 
   record(c: ToolCallRecord): void {
-    this.metrics.toolCalls.inc({ tenant: c.tenant.slug, tool: c.tool, outcome: c.outcome });
+    // Names a client made up must not become metric series (unbounded cardinality).
+    const tool = this.registry.get(c.tool) ? c.tool : '(unknown)';
+    this.metrics.toolCalls.inc({ tenant: c.tenant.slug, tool, outcome: c.outcome });
     if (c.durationMs !== undefined)
-      this.metrics.toolDuration.observe({ tool: c.tool }, c.durationMs / 1000);
+      this.metrics.toolDuration.observe({ tool }, c.durationMs / 1000);
     this.audit.record({
       tenantId: c.tenant.id,
       actorKind: c.principal.kind,

@@ -26,6 +26,7 @@ function defaultMessage(status: number): string {
 @Catch()
 export class HttpExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('HttpException');
+  private lastOutageLog = 0;
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const res = host.switchToHttp().getResponse<Response>();
@@ -62,7 +63,11 @@ export class HttpExceptionFilter implements ExceptionFilter {
       return { status: exception.getStatus(), message, extra };
     }
     if (isDatabaseUnavailable(exception)) {
-      this.logger.warn(`database unavailable: ${(exception as Error).message}`);
+      // One line per few seconds, not one per refused request, while the outage lasts.
+      if (Date.now() - this.lastOutageLog > 5_000) {
+        this.lastOutageLog = Date.now();
+        this.logger.warn(`database unavailable (answering 503): ${(exception as Error).message}`);
+      }
       return {
         status: HttpStatus.SERVICE_UNAVAILABLE,
         message: 'the database is unavailable; retry in a few seconds',

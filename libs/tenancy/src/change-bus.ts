@@ -57,8 +57,9 @@ export class PgChangeBus implements ChangeBus {
       const reconnect = () => {
         if (this.stopped || this.client !== client) return;
         this.client = undefined;
-        onGap();
-        const delay = Math.min(10_000, 250 * 2 ** Math.min(attempt, 6));
+        // No cache is cleared yet: while the database is down nothing can change in it, and the
+        // warm caches keep serving. Once the listener is back, onGap() clears them.
+        const delay = Math.min(1_000, 100 * 2 ** Math.min(attempt, 4));
         this.retry = setTimeout(() => void connect(attempt + 1), delay);
       };
       client.on('error', (err) => {
@@ -81,7 +82,7 @@ export class PgChangeBus implements ChangeBus {
         await client.end().catch(() => undefined);
         if (this.client === client) {
           this.client = undefined;
-          const delay = Math.min(10_000, 250 * 2 ** Math.min(attempt, 6));
+          const delay = Math.min(1_000, 100 * 2 ** Math.min(attempt, 4));
           this.retry = setTimeout(() => void connect(attempt + 1), delay);
         }
       }

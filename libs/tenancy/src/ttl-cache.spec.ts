@@ -38,6 +38,21 @@ describe(TtlCache.name, () => {
     }
   });
 
+  it('serves an expired entry when reloading fails, and fails when it has none', async () => {
+    jest.useFakeTimers({ now: 0 });
+    try {
+      const sut = new TtlCache<number>(1000);
+      await sut.get('a', () => Promise.resolve(1));
+      jest.setSystemTime(5000);
+      expect(await sut.get('a', () => Promise.reject(new Error('db down')))).toBe(1);
+      await expect(sut.get('b', () => Promise.reject(new Error('db down')))).rejects.toThrow(
+        'db down',
+      );
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it('stays within its size bound', async () => {
     const sut = new TtlCache<number>(60_000, 2);
     const load = jest.fn().mockResolvedValue(0);

@@ -23,6 +23,11 @@ export class TtlCache<V> {
         if (gen === this.generation && this.ttlMs > 0) this.set(key, value);
         return value;
       })
+      // An expired entry beats an error: the source (the database) may be briefly away.
+      .catch((err: unknown) => {
+        if (hit) return hit.value;
+        throw err;
+      })
       .finally(() => this.inflight.delete(key));
     this.inflight.set(key, p);
     return p;

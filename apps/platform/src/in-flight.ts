@@ -1,0 +1,36 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+/** Long-lived event streams: they end when their session closes, not by themselves. */
+const STREAM = /^\/t\/[^/]+\/(mcp|sse)(\?|$)/;
+
+/** Counts requests being answered, other than event streams, so shutdown can wait for them. */
+export class InFlight {
+  private count = 0;
+  private waiters: (() => void)[] = [];
+
+  readonly middleware = (req: IncomingMessage, res: ServerResponse, next: () => void): void => {
+    if (req.method === 'GET' && STREAM.test(req.url ?? '')) return next();
+    this.count += 1;
+    res.once('close', () => {
+      this.count -= 1;
+      if (this.count === 0) this.waiters.splice(0).forEach((w) => w());
+    });
+    next();
+  };
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** Resolves when no ordinary request is running, or after `ms`. */
+  idle(ms: number): Promise<void> {
+    if (this.count === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.waiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}
