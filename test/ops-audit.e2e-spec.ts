@@ -75,9 +75,9 @@ describe('audit log (ops)', () => {
         keyId: t.keyId,
         requestId: okId,
       });
-      expect(typeof okEvent!.durationMs).toBe('number');
-      expect(okEvent!.durationMs).toBeGreaterThanOrEqual(0);
-      expect(Number.isNaN(Date.parse(okEvent!.at))).toBe(false);
+      expect(typeof okEvent.durationMs).toBe('number');
+      expect(okEvent.durationMs).toBeGreaterThanOrEqual(0);
+      expect(Number.isNaN(Date.parse(okEvent.at))).toBe(false);
 
       const [errorEvent] = await waitForRequest(p, t.slug, errorId);
       expect(errorEvent).toMatchObject({
@@ -89,7 +89,7 @@ describe('audit log (ops)', () => {
         keyId: t.keyId,
         requestId: errorId,
       });
-      expect(typeof errorEvent!.durationMs).toBe('number');
+      expect(typeof errorEvent.durationMs).toBe('number');
       // One event per call: the request id is not reused by anything else.
       expect(await allAudit(p, t.slug, { action: 'tool.call' })).toHaveLength(2);
     });
@@ -130,7 +130,7 @@ describe('audit log (ops)', () => {
         expect(err.message).toContain('not found');
       }
       for (const tool of ['add', 'subtract', 'no_such_tool']) {
-        const [event] = await waitForRequest(p, t.slug, ids[tool]!);
+        const [event] = await waitForRequest(p, t.slug, ids[tool]);
         expect(event).toMatchObject({
           action: 'tool.call',
           tool,
@@ -162,7 +162,7 @@ describe('audit log (ops)', () => {
 
         const [echo] = await waitForAudit(p, t.slug, (e) => e.tool === 'echo');
         const [whoami] = await waitForAudit(p, t.slug, (e) => e.tool === 'whoami');
-        for (const event of [echo!, whoami!]) {
+        for (const event of [echo, whoami]) {
           expect(event.outcome).toBe('ok');
           expect({ tool: event.tool, requestId: event.requestId }).toEqual({
             tool: event.tool,
@@ -170,7 +170,7 @@ describe('audit log (ops)', () => {
           });
           expect(responseIds).toContain(event.requestId);
         }
-        expect(whoami!.requestId).not.toBe(bogus);
+        expect(whoami.requestId).not.toBe(bogus);
         expect(await auditText(t.slug)).not.toContain('semicolons');
       },
     );
@@ -220,7 +220,7 @@ describe('audit log (ops)', () => {
       expect(opaque.status).toBe(401);
 
       for (const [i, [what, , reason]] of cases.entries()) {
-        const [event] = await waitForRequest(p, t.slug, ids[i]!);
+        const [event] = await waitForRequest(p, t.slug, ids[i]);
         expect({ what, event }).toEqual({
           what,
           event: expect.objectContaining({
@@ -231,12 +231,12 @@ describe('audit log (ops)', () => {
             detail: expect.objectContaining({ reason }),
           }),
         });
-        expect(event!.actorId).toEqual(expect.any(String));
-        expect(event!.keyId).toBeNull();
+        expect(event.actorId).toEqual(expect.any(String));
+        expect(event.keyId).toBeNull();
       }
       const [opaqueEvent] = await waitForRequest(p, t.slug, opaqueId);
-      expect(opaqueEvent!.action).toBe('auth.refused');
-      expect(opaqueEvent!.detail.reason).toEqual(expect.any(String));
+      expect(opaqueEvent.action).toBe('auth.refused');
+      expect(opaqueEvent.detail.reason).toEqual(expect.any(String));
 
       const text = await auditText(t.slug);
       for (const secret of [
@@ -277,7 +277,7 @@ describe('audit log (ops)', () => {
         expect(res.status).toBe(401);
       }
       for (const [i, [, reason]] of cases.entries()) {
-        const [event] = await waitForRequest(p, t.slug, ids[i]!);
+        const [event] = await waitForRequest(p, t.slug, ids[i]);
         expect(event).toMatchObject({
           action: 'auth.refused',
           outcome: 'denied',
@@ -484,7 +484,7 @@ describe('audit log (ops)', () => {
 
       // from is inclusive, to exclusive; both compare the event time.
       const calls = all.filter((e) => e.action === 'tool.call');
-      const pivot = calls[Math.floor(calls.length / 2)]!;
+      const pivot = calls[Math.floor(calls.length / 2)];
       const at = (e: AuditEventBody) => Date.parse(e.at);
       const pivotAt = at(pivot);
       const first = Math.min(...all.map(at));
@@ -522,10 +522,10 @@ describe('audit log (ops)', () => {
       expect(all.length).toBeGreaterThanOrEqual(10);
       // Newest first: ids strictly decreasing, times not increasing.
       for (let i = 1; i < all.length; i++) {
-        expect(BigInt(all[i - 1]!.id)).toBeGreaterThan(BigInt(all[i]!.id));
-        expect(Date.parse(all[i - 1]!.at)).toBeGreaterThanOrEqual(Date.parse(all[i]!.at));
+        expect(BigInt(all[i - 1].id)).toBeGreaterThan(BigInt(all[i].id));
+        expect(Date.parse(all[i - 1].at)).toBeGreaterThanOrEqual(Date.parse(all[i].at));
       }
-      expect(all[all.length - 1]!.action).toBe('tenant.create');
+      expect(all[all.length - 1].action).toBe('tenant.create');
 
       const walked: AuditEventBody[] = [];
       let cursor: string | null = null;
@@ -550,7 +550,7 @@ describe('audit log (ops)', () => {
         more.use(id);
         await more.client.callTool({ name: 'echo', arguments: { text: id } });
       }
-      await waitForRequest(p, t.slug, newIds[1]!);
+      await waitForRequest(p, t.slug, newIds[1]);
       const second = await auditPage(p, t.slug, { limit: 3, cursor: first.nextCursor! });
       expect(ids(second.items)).toEqual(ids(all.slice(3, 6)));
       const latest = await auditPage(p, t.slug, { limit: 2 });
@@ -596,7 +596,7 @@ describe('audit log (ops)', () => {
       const [created] = await waitForAudit(p, a.slug, (e) => e.action === 'tenant.create');
       const own = await auditRequest(p, a.slug, {}, bearer(a.key));
       expect(own.status).toBe(200);
-      expect(own.body.items.map((e: AuditEventBody) => e.id)).toContain(created!.id);
+      expect(own.body.items.map((e: AuditEventBody) => e.id)).toContain(created.id);
 
       const other = await auditRequest(p, b.slug, {}, bearer(a.key));
       expect(other.status).toBe(403);
@@ -622,13 +622,13 @@ describe('audit log (ops)', () => {
       // A's key presented on B's endpoint.
       const cross = await rawPost(p, b.slug, toolsCall('add', { a: 1, b: 2 }), {
         ...bearer(a.key),
-        'X-Request-Id': aIds[1]!,
+        'X-Request-Id': aIds[1],
       });
       expect(cross.status).toBe(401);
 
-      await waitForRequest(p, a.slug, aIds[0]!);
-      await waitForRequest(p, b.slug, bIds[0]!);
-      const [refusal] = await waitForRequest(p, b.slug, aIds[1]!);
+      await waitForRequest(p, a.slug, aIds[0]);
+      await waitForRequest(p, b.slug, bIds[0]);
+      const [refusal] = await waitForRequest(p, b.slug, aIds[1]);
       expect(refusal).toMatchObject({ action: 'auth.refused', detail: { reason: 'wrong_tenant' } });
 
       const aLog = await allAudit(p, a.slug);

@@ -124,7 +124,7 @@ describe('metrics (ops)', () => {
     expect(buckets.find((b) => b.labels.le === '+Inf')!.value).toBe(durationBefore + 3);
     const sorted = [...buckets].sort((a, b) => Number(a.labels.le) - Number(b.labels.le));
     for (let i = 1; i < sorted.length; i++) {
-      expect(sorted[i]!.value).toBeGreaterThanOrEqual(sorted[i - 1]!.value);
+      expect(sorted[i].value).toBeGreaterThanOrEqual(sorted[i - 1].value);
     }
     expect(
       metricValue(after, 'http_requests_total', {
@@ -227,7 +227,7 @@ describe('metrics (ops)', () => {
       [
         ...samples(text, 'http_requests_total'),
         ...samples(text, 'http_request_duration_seconds_count'),
-      ].map((s) => s.labels.route!),
+      ].map((s) => s.labels.route),
     );
     expect(routes).toContain('/t/:tenant/mcp');
     expect(routes).toContain('/admin/tenants/:tenant/keys');

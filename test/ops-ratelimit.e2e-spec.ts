@@ -101,7 +101,7 @@ describe('rate limits per key and per tenant (ops)', () => {
       [200, 1],
       [200, 0],
     ]);
-    expectTooMany(two[2]!, 2, /rate limit of 2 requests per minute/);
+    expectTooMany(two[2], 2, /rate limit of 2 requests per minute/);
 
     // A higher limit than the platform's is honoured too.
     const generous = await createKey(p, slug, { scopes: [], name: 'generous' });
@@ -114,8 +114,8 @@ describe('rate limits per key and per tenant (ops)', () => {
     expect(patched.body.rateLimitPerMinute).toBe(8);
     const eight = await burst(p, slug, bearer(generous.key), 9);
     expect(eight.slice(0, 8).every((r) => r.status === 200)).toBe(true);
-    expect(limitHeaders(eight[7]!)).toMatchObject({ limit: 8, remaining: 0 });
-    expectTooMany(eight[8]!, 8, /rate limit of 8 requests per minute/);
+    expect(limitHeaders(eight[7])).toMatchObject({ limit: 8, remaining: 0 });
+    expectTooMany(eight[8], 8, /rate limit of 8 requests per minute/);
 
     // A lower one, set by PATCH after the key was created (and cached).
     const tight = await createKey(p, slug, { scopes: [], name: 'tight' });
@@ -127,9 +127,9 @@ describe('rate limits per key and per tenant (ops)', () => {
       .send({ rateLimitPerMinute: 1 })
       .expect(200);
     const after = await burst(p, slug, bearer(tight.key), 2);
-    expect(after[0]!.status).toBe(200);
-    expect(limitHeaders(after[0]!)).toMatchObject({ limit: 1, remaining: 0 });
-    expectTooMany(after[1]!, 1, /rate limit of 1 requests per minute|rate limit of 1 request/);
+    expect(after[0].status).toBe(200);
+    expect(limitHeaders(after[0])).toMatchObject({ limit: 1, remaining: 0 });
+    expectTooMany(after[1], 1, /rate limit of 1 requests per minute|rate limit of 1 request/);
   });
 
   it('applies a tenant’s rateLimits.keyPerMinute to each of its keys, below a key’s own', async () => {
@@ -153,12 +153,12 @@ describe('rate limits per key and per tenant (ops)', () => {
     for (const key of [a.key, b.key]) {
       const rs = await burst(p, slug, bearer(key), 4);
       expect(rs.slice(0, 3).map((r) => r.status)).toEqual([200, 200, 200]);
-      expect(limitHeaders(rs[0]!).limit).toBe(3);
-      expectTooMany(rs[3]!, 3, /per credential/);
+      expect(limitHeaders(rs[0]).limit).toBe(3);
+      expectTooMany(rs[3], 3, /per credential/);
     }
     const ownRs = await burst(p, slug, bearer(own.body.secret as string), 5);
     expect(ownRs.slice(0, 4).map((r) => r.status)).toEqual([200, 200, 200, 200]);
-    expectTooMany(ownRs[4]!, 4, /rate limit of 4/);
+    expectTooMany(ownRs[4], 4, /rate limit of 4/);
   });
 
   it('shares a tenant’s rateLimits.tenantPerMinute between all its keys', async () => {
@@ -205,7 +205,7 @@ describe('rate limits per key and per tenant (ops)', () => {
     for (let i = 0; i < 12; i++) {
       const path = [`/admin/tenants/${slug}`, `/admin/tenants/${slug}/keys`, '/admin/tenants'][
         i % 3
-      ]!;
+      ];
       const res = await p.http().get(path).set(ADMIN);
       expect({ path, status: res.status }).toEqual({ path, status: 200 });
       expect(res.headers['ratelimit-limit']).toBeUndefined();
@@ -335,7 +335,7 @@ if (hasRedisServer()) {
         const t = await tenantWithKey(app, []);
         const rs = await burst(app, t.slug, bearer(t.key), 5);
         expect(rs.slice(0, 4).map((r) => limitHeaders(r).remaining)).toEqual([3, 2, 1, 0]);
-        expectTooMany(rs[4]!, 4, /rate limit of 4/);
+        expectTooMany(rs[4], 4, /rate limit of 4/);
 
         const bucket = `mcp:rl:key:${t.keyId}`;
         expect(await redis.client.keys('mcp:rl:*')).toContain(bucket);
@@ -372,7 +372,7 @@ if (hasRedisServer()) {
             [200, 1],
             [200, 0],
           ]);
-          expectTooMany(onB[2]!, 4, /rate limit of 4/);
+          expectTooMany(onB[2], 4, /rate limit of 4/);
           expectTooMany(await statelessList(a, t.slug, bearer(t.key)), 4, /rate limit of 4/);
         } finally {
           await b?.close();

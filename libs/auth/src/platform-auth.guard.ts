@@ -153,7 +153,7 @@ export class PlatformAuthGuard implements CanActivate {
             ),
           );
         }
-        if (err) return reject(err);
+        if (err) return reject(err instanceof Error ? err : new Error('authentication failed'));
         reject(new CredentialRefused('invalid', reason ?? 'credential is not valid'));
       };
       const authenticate = this.passport.authenticate(

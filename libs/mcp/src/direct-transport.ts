@@ -66,7 +66,7 @@ export class DirectTransport implements Transport {
       const p = this.pending.get(message.id);
       if (p) {
         this.pending.delete(message.id);
-        p.resolve({ ...message, id: p.originalId } as JSONRPCMessage);
+        p.resolve({ ...message, id: p.originalId });
       }
     }
     return Promise.resolve();
