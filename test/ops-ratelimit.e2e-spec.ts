@@ -382,15 +382,29 @@ if (hasRedisServer()) {
       });
     }
 
-    // Last in this block: it stops Redis.
-    it('lets requests through while Redis is unreachable instead of failing them', async () => {
+    it('lets requests through while Redis is unreachable, and limits again once it is back', async () => {
       const app = await startPlatform(env());
       try {
         const t = await tenantWithKey(app, []);
         expect((await statelessList(app, t.slug, bearer(t.key))).status).toBe(200);
-        await redis.stop();
+        await redis.kill();
         const rs = await burst(app, t.slug, bearer(t.key), 6);
         expect(rs.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);
+
+        await redis.restart();
+        // Once the limiter reaches Redis again (a fresh, empty one), the key draws from it.
+        const limited = await within(10_000, async () => {
+          const r = await statelessList(app, t.slug, bearer(t.key));
+          if (r.headers.get('ratelimit-limit') === null) {
+            await new Promise((resolve) => setTimeout(resolve, 200));
+            return undefined;
+          }
+          return r;
+        });
+        expect(limited.status).toBe(200);
+        expect(limitHeaders(limited).limit).toBe(4);
+        const rest = await burst(app, t.slug, bearer(t.key), limitHeaders(limited).remaining + 1);
+        expectTooMany(rest[rest.length - 1], 4, /rate limit of 4/);
       } finally {
         await app.close();
       }

@@ -220,42 +220,68 @@ export function hasRedisServer(): boolean {
 /** A throwaway redis-server on a free loopback port, with no persistence. */
 export interface LocalRedis {
   url: string;
+  /** A client of the test's own; it reconnects by itself after a restart. */
   client: Redis;
+  /** Stops the server (an outage); `restart` brings it back on the same port, empty. */
+  kill: () => Promise<void>;
+  restart: () => Promise<void>;
+  /** The end: the client closed and the server stopped. Safe to call more than once. */
   stop: () => Promise<void>;
 }
 
 export async function startRedis(): Promise<LocalRedis> {
   const port = await freeLoopbackPort();
-  const proc: ChildProcess = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { stdio: 'ignore' },
-  );
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
   const url = `redis://127.0.0.1:${port}`;
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  let proc: ChildProcess | undefined;
+  let exited: Promise<void> = Promise.resolve();
+  const spawnServer = () => {
+    proc = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { stdio: 'ignore' },
+    );
+    const p = proc;
+    exited = new Promise<void>((resolve) => p.once('exit', () => resolve()));
+  };
+  const kill = async () => {
+    if (proc && proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGTERM');
+      await exited;
+    }
+  };
+  const client = new Redis(url, { maxRetriesPerRequest: 1, retryStrategy: () => 100 });
   client.on('error', () => undefined);
-  let stopping: Promise<void> | undefined;
-  const stop = () =>
-    (stopping ??= (async () => {
-      await client.quit().catch(() => client.disconnect());
-      if (proc.exitCode === null && proc.signalCode === null) {
-        proc.kill('SIGTERM');
-        await exited;
-      }
-    })());
-  try {
-    await within(10_000, async () => {
+  const answering = () =>
+    within(10_000, async () => {
       try {
-        if (client.status !== 'ready') await client.connect();
         return (await client.ping()) === 'PONG' ? true : undefined;
       } catch {
         return undefined;
       }
     });
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      if (client.status === 'ready') await client.quit().catch(() => client.disconnect());
+      else client.disconnect();
+      await kill();
+    })());
+  spawnServer();
+  try {
+    await answering();
   } catch (err) {
     await stop();
     throw err;
   }
-  return { url, client, stop };
+  return {
+    url,
+    client,
+    kill,
+    restart: async () => {
+      await kill();
+      spawnServer();
+      await answering();
+    },
+    stop,
+  };
 }
