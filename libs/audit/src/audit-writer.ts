@@ -1,14 +1,13 @@
 import { Injectable, Logger, OnModuleInit, BeforeApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { storableJson, storableText } from '@app/database';
+import { storableJson, storableText, UUID_PATTERN } from '@app/database';
 import { Metrics } from '@app/observability';
 import type { AuditRecord } from './audit.types';
 
 export const AUDIT_FLUSH_MS = 1_000;
 export const AUDIT_BATCH = 500;
 export const AUDIT_MAX_QUEUE = 50_000;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface AuditWriterStats {
   queued: number;
@@ -154,7 +153,7 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown {
         col((e) => e.actorId.slice(0, 300)),
         col((e) => e.action.slice(0, 64)),
         col((e) => e.tool?.slice(0, 64) ?? null),
-        col((e) => (e.keyId && UUID.test(e.keyId) ? e.keyId : null)),
+        col((e) => (e.keyId && UUID_PATTERN.test(e.keyId) ? e.keyId : null)),
         col((e) => e.outcome ?? null),
         col((e) => (e.durationMs === undefined ? null : Math.round(e.durationMs))),
         col((e) => e.requestId?.slice(0, 64) ?? null),

@@ -1,6 +1,7 @@
 import { BadRequestException } from '@nestjs/common';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** A Postgres uuid literal; anything else never reaches a uuid column (it would be a 500). */
+export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Opaque keyset cursor over (created_at, id). */
 export interface PageCursor {
@@ -17,7 +18,7 @@ export function decodeCursor(raw: string): PageCursor {
   const [at, id] = text.split('|');
   const date = new Date(at ?? '');
   const year = date.getUTCFullYear();
-  if (!id || !UUID.test(id) || Number.isNaN(year) || year < 1 || year > 9999) {
+  if (!id || !UUID_PATTERN.test(id) || Number.isNaN(year) || year < 1 || year > 9999) {
     throw new BadRequestException('cursor is not valid: pass the nextCursor of a previous page');
   }
   return { at: date, id };

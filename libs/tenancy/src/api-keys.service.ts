@@ -1,7 +1,7 @@
 import { ConflictException, Injectable, NotFoundException } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
-import { Page } from '@app/database';
+import { Page, UUID_PATTERN } from '@app/database';
 import { generateApiKey, hashSecret } from './api-key-codec';
 import { ChangeFeed } from './change-feed';
 import { ApiKey } from './entities';
@@ -22,8 +22,6 @@ export interface IssuedApiKey {
   /** The whole key. Returned to the caller once and never stored. */
   token: string;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 @Injectable()
 export class ApiKeysService {
@@ -58,7 +56,7 @@ export class ApiKeysService {
   }
 
   async get(tenantId: string, id: string): Promise<ApiKey> {
-    const key = UUID.test(id) ? await this.keys.findOneBy({ tenantId, id }) : null;
+    const key = UUID_PATTERN.test(id) ? await this.keys.findOneBy({ tenantId, id }) : null;
     if (!key) throw new NotFoundException(`API key "${id}" not found in this tenant`);
     return key;
   }

@@ -1,11 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
-import type { Page } from '@app/database';
+import { type Page, UUID_PATTERN } from '@app/database';
 import { PageRequest, paginate } from '@app/tenancy';
 import { Note } from './note.entity';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Tenant-private notes. Every query is bound to a tenant id. */
 @Injectable()
@@ -20,11 +18,11 @@ export class NotesService {
   }
 
   async get(tenantId: string, id: string): Promise<Note | null> {
-    return UUID.test(id) ? this.notes.findOneBy({ tenantId, id }) : null;
+    return UUID_PATTERN.test(id) ? this.notes.findOneBy({ tenantId, id }) : null;
   }
 
   async delete(tenantId: string, id: string): Promise<boolean> {
-    if (!UUID.test(id)) return false;
+    if (!UUID_PATTERN.test(id)) return false;
     const res = await this.notes.delete({ tenantId, id });
     return (res.affected ?? 0) > 0;
   }
