@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createServer } from 'node:net';
@@ -59,19 +59,16 @@ export async function freshServerDatabase(
  * whole run through a temp file, is loaded instead. Migrations still run on every start.
  */
 async function useMemoryTemplate(): Promise<void> {
-  if (EmbeddedPostgres.memoryTemplate) return;
+  if (EmbeddedPostgres.memoryTemplateFile) return;
   const pkgFile = join(dirname(require.resolve('@electric-sql/pglite')), '..', 'package.json');
   const { version } = JSON.parse(await readFile(pkgFile, 'utf8')) as { version: string };
   const file = join(tmpdir(), `mcp-platform-pglite-template-${version}.tar`);
   try {
-    EmbeddedPostgres.memoryTemplate = new Blob([await readFile(file)]);
+    await access(file);
   } catch {
-    const dump = await EmbeddedPostgres.dumpFreshCluster();
-    const tmp = `${file}.${process.pid}`;
-    await writeFile(tmp, Buffer.from(await dump.arrayBuffer()));
-    await rename(tmp, file);
-    EmbeddedPostgres.memoryTemplate = dump;
+    await EmbeddedPostgres.dumpFreshCluster(file);
   }
+  EmbeddedPostgres.memoryTemplateFile = file;
 }
 
 /**

@@ -1,42 +1,67 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { type Extension, PGlite } from '@electric-sql/pglite';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { EMBEDDED_SERVER_SOURCE } from './embedded-server.source';
 
-// The contrib entry's type declarations are ESM-only; its CommonJS build is what runs.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { pg_trgm } = require('@electric-sql/pglite/contrib/pg_trgm') as { pg_trgm: Extension };
+export interface EmbeddedStartOptions {
+  /** For `memory://`: a dump of a fresh cluster to load instead of running initdb (tests). */
+  templateFile?: string;
+}
+
+type ChildMessage = { ready: number } | { error: string } | { dumped: true };
 
 /**
- * PGlite served over the Postgres wire protocol on a loopback port, so the embedded database
- * goes through exactly the same `pg` driver path as a real server.
+ * PGlite in a child process, served over the Postgres wire protocol on a loopback port, so the
+ * embedded database goes through exactly the same `pg` driver path as a real server. PGlite runs
+ * queries synchronously in WebAssembly; in its own process it never blocks the platform's event
+ * loop, uses the second core, and its memory is not the platform's.
  */
 export class EmbeddedPostgres {
   private constructor(
-    private readonly db: PGlite,
-    private readonly server: PGLiteSocketServer,
+    private readonly child: ChildProcess,
     private readonly lockFile: string | undefined,
     readonly url: string,
     readonly location: string,
-  ) {}
+  ) {
+    child.once('exit', (code, signal) => {
+      this.exited = true;
+      if (!this.stopping) {
+        process.stderr.write(
+          `embedded database process exited unexpectedly (${signal ?? `code ${code}`}); ` +
+            'requests answer 503 until the platform is restarted\n',
+        );
+      }
+    });
+  }
+
+  private stopping = false;
+  private exited = false;
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
 
   /**
-   * A dump of a freshly initialised cluster to start in-memory databases from, skipping initdb
-   * (seconds per start). Tests set it; `memory://` databases use it when present.
+   * A dump of a freshly initialised cluster that `memory://` databases start from, skipping initdb
+   * (seconds per start). Tests set it.
    */
-  static memoryTemplate: Blob | undefined;
+  static memoryTemplateFile: string | undefined;
 
-  static async dumpFreshCluster(): Promise<Blob> {
-    const db = await PGlite.create('memory://', { extensions: { pg_trgm } });
+  /** Writes a dump of a freshly initialised cluster to `file` (the tests' memory template). */
+  static async dumpFreshCluster(file: string): Promise<void> {
+    const child = spawnServer({ dump: file });
     try {
-      return await db.dumpDataDir('none');
+      await firstMessage(child);
     } finally {
-      await db.close();
+      child.kill();
     }
   }
 
   /** `dataDir` of `memory://` keeps everything in memory (tests). */
-  static async start(dataDir: string): Promise<EmbeddedPostgres> {
+  static async start(
+    dataDir: string,
+    options: EmbeddedStartOptions = {},
+  ): Promise<EmbeddedPostgres> {
     const inMemory = dataDir.startsWith('memory://');
     const location = inMemory ? dataDir : resolve(dataDir, 'pgdata');
     let lockFile: string | undefined;
@@ -46,17 +71,28 @@ export class EmbeddedPostgres {
       acquireLock(lockFile);
     }
     try {
-      const template = inMemory ? EmbeddedPostgres.memoryTemplate : undefined;
-      const db = await PGlite.create(location, {
-        extensions: { pg_trgm },
-        ...(template ? { loadDataDir: template } : {}),
+      const child = spawnServer({
+        location,
+        template: inMemory
+          ? (options.templateFile ?? EmbeddedPostgres.memoryTemplateFile)
+          : undefined,
+        lock: inMemory ? undefined : join(resolve(dataDir), 'embedded-db.pid'),
       });
-      const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 16 });
-      await server.start();
-      const address = (server as unknown as { server: import('node:net').Server }).server.address();
-      if (!address || typeof address === 'string') throw new Error('embedded database has no port');
-      const url = `postgres://postgres@127.0.0.1:${address.port}/postgres`;
-      return new EmbeddedPostgres(db, server, lockFile, url, location);
+      let port: number;
+      try {
+        port = await firstMessage(child);
+      } catch (err) {
+        child.kill();
+        throw err;
+      }
+      child.unref();
+      child.channel?.unref();
+      return new EmbeddedPostgres(
+        child,
+        lockFile,
+        `postgres://postgres@127.0.0.1:${port}/postgres`,
+        location,
+      );
     } catch (err) {
       if (lockFile) rmSync(lockFile, { force: true });
       throw err;
@@ -64,10 +100,53 @@ export class EmbeddedPostgres {
   }
 
   async stop(): Promise<void> {
-    await this.server.stop();
-    await this.db.close();
+    this.stopping = true;
+    if (!this.exited) {
+      const exited = new Promise<void>((done) => this.child.once('exit', () => done()));
+      this.child.ref();
+      if (this.child.connected) this.child.send('stop');
+      else this.child.kill();
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    }
     if (this.lockFile) rmSync(this.lockFile, { force: true });
   }
+}
+
+function spawnServer(job: {
+  location?: string;
+  template?: string;
+  lock?: string;
+  dump?: string;
+}): ChildProcess {
+  const modules = {
+    pglite: require.resolve('@electric-sql/pglite'),
+    socket: require.resolve('@electric-sql/pglite-socket'),
+    trgm: require.resolve('@electric-sql/pglite/contrib/pg_trgm'),
+  };
+  return spawn(
+    process.execPath,
+    ['-e', EMBEDDED_SERVER_SOURCE, JSON.stringify({ modules, ...job })],
+    {
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      // The platform's Node options (inspector, CPU profile, heap limit) are not the database's.
+      env: { ...process.env, NODE_OPTIONS: '' },
+    },
+  );
+}
+
+function firstMessage(child: ChildProcess): Promise<number> {
+  return new Promise((done, fail) => {
+    const onExit = (code: number | null) =>
+      fail(new Error(`the embedded database process exited (code ${code}) before it was ready`));
+    child.once('exit', onExit);
+    child.once('message', (msg: ChildMessage) => {
+      child.off('exit', onExit);
+      if ('error' in msg) fail(new Error(msg.error));
+      else done('ready' in msg ? msg.ready : 0);
+    });
+  });
 }
 
 function acquireLock(file: string): void {
