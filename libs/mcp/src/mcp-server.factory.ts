@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv-provider.js';
 import {
   CallToolRequestSchema,
   ErrorCode,
@@ -23,6 +24,12 @@ import {
 } from '@app/tools';
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+
+/**
+ * Every SDK Server builds its own Ajv instance unless given one (tens of KiB per session); the
+ * platform never asks clients for schema-validated input (elicitation), so one is shared.
+ */
+const jsonSchemaValidator = new AjvJsonSchemaValidator();
 
 export const SERVER_INFO = { name: 'mcp-platform', version: '0.1.0' } as const;
 
@@ -60,6 +67,7 @@ export class McpServerFactory {
     const server = new Server(SERVER_INFO, {
       capabilities: { tools: { listChanged: true }, logging: {} },
       instructions: `Tools of the "${tenant.slug}" tenant. Call whoami to see your scopes.`,
+      jsonSchemaValidator,
     });
 
     server.setRequestHandler(ListToolsRequestSchema, async (_req, extra) => ({

@@ -98,7 +98,13 @@ export class McpController {
     this.attachAuth(req);
     const transport = new SSEServerTransport(`/t/${req.tenant.slug}/messages`, res);
     const server = this.factory.create(req.tenant);
-    this.sessions.add(this.session('sse', transport.sessionId, req, server, transport));
+    this.sessions.add({
+      ...this.owner(req),
+      kind: 'sse',
+      id: transport.sessionId,
+      server,
+      transport,
+    });
     transport.onclose = () => this.sessions.remove(transport.sessionId);
     await server.connect(transport);
   }
@@ -238,10 +244,12 @@ export class McpController {
 
   private async startSession(req: McpRequest, res: Response): Promise<void> {
     const server = this.factory.create(req.tenant);
+    // The transport keeps its callbacks for the session's life: they must not hold the request.
+    const owner = this.owner(req);
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) =>
-        this.sessions.add(this.session('streamable', id, req, server, transport)),
+        this.sessions.add({ ...owner, kind: 'streamable', id, server, transport }),
       onsessionclosed: (id) => this.sessions.remove(id),
     });
     transport.onclose = () => this.sessions.remove(transport.sessionId);
@@ -295,21 +303,13 @@ export class McpController {
     return session;
   }
 
-  private session(
-    kind: McpSession['kind'],
-    id: string,
+  private owner(
     req: McpRequest,
-    server: McpSession['server'],
-    transport: McpSession['transport'],
-  ): McpSession {
+  ): Pick<McpSession, 'tenantId' | 'principalId' | 'keyId' | 'lastSeen'> {
     return {
-      id,
-      kind,
       tenantId: req.tenant.id,
       principalId: req.user.id,
       keyId: req.user.keyId,
-      server,
-      transport,
       lastSeen: Date.now(),
     };
   }

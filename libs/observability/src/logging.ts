@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Inject, Injectable, NestMiddleware, RequestMethod } from '@nestjs/common';
 import type { Params } from 'nestjs-pino';
 import pino from 'pino';
 import { PlatformConfig } from '@app/config';
@@ -53,29 +54,73 @@ export function requestId(req: IncomingMessage, res: ServerResponse): string {
   return id;
 }
 
-export function loggerParams(config: PlatformConfig): Params {
-  // Asynchronous writes keep logging off the request path; pino flushes them on exit.
-  const stream = pino.destination({
-    dest: config.logFile ?? 1,
-    sync: false,
-    mkdir: true,
-    append: true,
-  });
-  return {
-    pinoHttp: {
-      stream,
-      level: config.logLevel,
-      genReqId: requestId,
-      redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-      serializers: {
-        req: (req: IncomingMessage & { id?: string }) => ({
-          id: req.id,
-          method: req.method,
-          url: loggableUrl(req.url),
-          userAgent: req.headers['user-agent'],
-        }),
-        res: (res: ServerResponse) => ({ statusCode: res.statusCode }),
+const serializers = {
+  req: (req: IncomingMessage & { id?: string }) => ({
+    id: req.id,
+    method: req.method,
+    url: loggableUrl(req.url),
+    userAgent: req.headers['user-agent'],
+  }),
+  res: (res: ServerResponse) => ({ statusCode: res.statusCode }),
+};
+
+/** The process's one pino logger: pino-http's and the lean access log's. */
+export abstract class RootLogger {
+  static create(config: PlatformConfig): pino.Logger {
+    // Asynchronous writes keep logging off the request path; pino flushes them on exit.
+    const stream = pino.destination({
+      dest: config.logFile ?? 1,
+      sync: false,
+      mkdir: true,
+      append: true,
+    });
+    return pino(
+      {
+        level: config.logLevel,
+        redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+        serializers,
       },
+      stream,
+    );
+  }
+}
+
+/**
+ * Tenant MCP traffic (`/t/...`) is the hot path: every tool call is already in the audit log and
+ * the metrics, and pino-http's per-request child logger and request-scoped context cost more than
+ * the rest of the request. Those routes get a lean line instead: refusals and failures at info and
+ * error as usual, successful requests only when LOG_LEVEL is debug.
+ */
+export const LEAN_LOGGED_ROUTES = 't/{*path}';
+
+@Injectable()
+export class LeanAccessLogMiddleware implements NestMiddleware {
+  constructor(@Inject(RootLogger) private readonly log: pino.Logger) {}
+
+  use(req: IncomingMessage & { id?: string }, res: ServerResponse, next: () => void): void {
+    const started = performance.now();
+    res.once('finish', () => {
+      const status = res.statusCode;
+      const level = status >= 500 ? 'error' : status >= 400 ? 'info' : 'debug';
+      if (!this.log.isLevelEnabled(level)) return;
+      req.id = String(res.getHeader('X-Request-Id') ?? '');
+      this.log[level](
+        { req, res, responseTime: Math.round(performance.now() - started) },
+        status >= 500 ? 'request errored' : 'request completed',
+      );
+    });
+    next();
+  }
+}
+
+export function loggerParams(logger: pino.Logger): Params {
+  return {
+    exclude: [{ path: LEAN_LOGGED_ROUTES, method: RequestMethod.ALL }],
+    pinoHttp: {
+      logger,
+      // pino-http puts its own serializers over the logger's unless given these.
+      serializers,
+      genReqId: requestId,
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
       // Clients' mistakes are routine; only the server's own failures are warnings.
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),

@@ -6,14 +6,25 @@ import { PlatformConfig } from '@app/config';
 import { HealthController } from './health.controller';
 import { HttpExceptionFilter } from './http-exception.filter';
 import { HttpMetricsMiddleware } from './http-metrics.middleware';
-import { loggerParams } from './logging';
+import { LEAN_LOGGED_ROUTES, LeanAccessLogMiddleware, loggerParams, RootLogger } from './logging';
 import { Metrics } from './metrics';
 import { MetricsController } from './metrics.controller';
+
+@Module({
+  providers: [{ provide: RootLogger, inject: [PlatformConfig], useFactory: RootLogger.create }],
+  exports: [RootLogger],
+})
+class RootLoggerModule {}
 
 @Global()
 @Module({
   imports: [
-    LoggerModule.forRootAsync({ inject: [PlatformConfig], useFactory: loggerParams }),
+    RootLoggerModule,
+    LoggerModule.forRootAsync({
+      imports: [RootLoggerModule],
+      inject: [RootLogger],
+      useFactory: loggerParams,
+    }),
     TerminusModule.forRoot({ logger: false }),
   ],
   controllers: [HealthController, MetricsController],
@@ -23,5 +34,6 @@ import { MetricsController } from './metrics.controller';
 export class ObservabilityModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {
     consumer.apply(HttpMetricsMiddleware).forRoutes('*path');
+    consumer.apply(LeanAccessLogMiddleware).forRoutes(LEAN_LOGGED_ROUTES);
   }
 }
