@@ -10,7 +10,7 @@ import type {
 
 interface Pending {
   originalId: RequestId;
-  resolve: (message: JSONRPCMessage) => void;
+  resolve: (message: JSONRPCMessage | undefined) => void;
 }
 
 /**
@@ -32,32 +32,33 @@ export class DirectTransport implements Transport {
   }
 
   /**
-   * Delivers a message. A request resolves with its response (undefined if `signal` aborts first:
-   * the server is told to cancel); a notification resolves undefined at once.
+   * Delivers a message. A request's `response` resolves with the server's answer; `cancel()` (the
+   * client went away) tells the server to stop and resolves it undefined. A notification resolves
+   * undefined at once.
    */
   dispatch(
     message: JSONRPCMessage,
     extra: MessageExtraInfo,
-    signal?: AbortSignal,
-  ): Promise<JSONRPCMessage | undefined> {
+  ): { response: Promise<JSONRPCMessage | undefined>; cancel: () => void } {
     if (!('id' in message) || !('method' in message)) {
       this.onmessage?.(message, extra);
-      return Promise.resolve(undefined);
+      return { response: Promise.resolve(undefined), cancel: () => undefined };
     }
     const id = this.nextId++;
-    return new Promise((resolve) => {
-      this.pending.set(id, { originalId: message.id, resolve });
-      signal?.addEventListener('abort', () => {
-        if (!this.pending.delete(id)) return;
-        this.onmessage?.({
-          jsonrpc: '2.0',
-          method: 'notifications/cancelled',
-          params: { requestId: id, reason: 'client disconnected' },
-        });
-        resolve(undefined);
+    let resolve!: (message: JSONRPCMessage | undefined) => void;
+    const response = new Promise<JSONRPCMessage | undefined>((r) => (resolve = r));
+    this.pending.set(id, { originalId: message.id, resolve });
+    this.onmessage?.({ ...message, id }, extra);
+    const cancel = () => {
+      if (!this.pending.delete(id)) return;
+      this.onmessage?.({
+        jsonrpc: '2.0',
+        method: 'notifications/cancelled',
+        params: { requestId: id, reason: 'client disconnected' },
       });
-      this.onmessage?.({ ...message, id }, extra);
-    });
+      resolve(undefined);
+    };
+    return { response, cancel };
   }
 
   send(message: JSONRPCMessage, _options?: TransportSendOptions): Promise<void> {

@@ -1,13 +1,47 @@
-import type { Request, Response } from 'express';
+import type { ServerResponse } from 'node:http';
+import type { Request } from 'express';
+
+/**
+ * Writes a JSON response with Node's own response API: Express's `res.json` also computes an ETag
+ * and parses the content type on every call, which shows in the hot path's profile.
+ */
+export function writeJson(res: ServerResponse, status: number, json: string): void {
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(json),
+  });
+  res.end(json);
+}
 
 /** A JSON-RPC error sent as the HTTP response, for refusals made before the SDK transport. */
 export function sendJsonRpcError(
-  res: Response,
+  res: ServerResponse,
   status: number,
   code: number,
   message: string,
 ): void {
-  res.status(status).json({ jsonrpc: '2.0', error: { code, message }, id: null });
+  writeJson(res, status, JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null }));
+}
+
+/**
+ * True for the everyday shape of a JSON-RPC request (`jsonrpc`, an integer or string id, a method,
+ * params an object without `_meta`), which the SDK's own schema accepts as is; anything else is
+ * left to that schema to judge.
+ */
+export function isSimpleRequest(body: unknown): boolean {
+  const b = body as { jsonrpc?: unknown; id?: unknown; method?: unknown; params?: unknown } | null;
+  if (!b || typeof b !== 'object' || b.jsonrpc !== '2.0' || typeof b.method !== 'string') {
+    return false;
+  }
+  const idOk = typeof b.id === 'string' || (typeof b.id === 'number' && Number.isInteger(b.id));
+  const params = b.params as Record<string, unknown> | undefined;
+  const paramsOk =
+    params === undefined ||
+    (typeof params === 'object' &&
+      params !== null &&
+      !Array.isArray(params) &&
+      !('_meta' in params));
+  return idOk && paramsOk;
 }
 
 export const JSONRPC_PARSE_ERROR = -32700;

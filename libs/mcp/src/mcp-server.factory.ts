@@ -4,6 +4,7 @@ import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv
 import {
   CallToolRequestSchema,
   ErrorCode,
+  type JSONRPCMessage,
   ListToolsRequestSchema,
   McpError,
   type ServerNotification,
@@ -57,6 +58,9 @@ export function notFound(name: string): McpError {
  */
 @Injectable()
 export class McpServerFactory {
+  private readonly listed = new WeakMap<TenantToolGrants, Map<string, readonly Tool[]>>();
+  private readonly listedJson = new WeakMap<readonly Tool[], string>();
+
   constructor(
     private readonly registry: ToolRegistry,
     private readonly grants: ToolGrantsService,
@@ -71,7 +75,11 @@ export class McpServerFactory {
     });
 
     server.setRequestHandler(ListToolsRequestSchema, async (_req, extra) => ({
-      tools: this.visibleTools(principalOf(extra), await this.grants.forTenant(tenant.id)),
+      // The SDK passes the result through untouched, so the frozen cached array reaches stringify.
+      tools: this.visibleTools(
+        principalOf(extra),
+        await this.grants.forTenant(tenant.id),
+      ) as Tool[],
     }));
 
     server.setRequestHandler(CallToolRequestSchema, async (req, extra) => {
@@ -116,12 +124,47 @@ export class McpServerFactory {
     return server;
   }
 
-  visibleTools(principal: Principal, grants: TenantToolGrants): Tool[] {
-    const tools: Tool[] = [];
-    for (const tool of this.registry.all()) {
-      if (decideToolAccess(principal, tool, grants).kind === 'allowed') tools.push(tool.listEntry);
+  /**
+   * The tools this principal may see, decided by the one policy. The answer depends only on the
+   * tenant's grants (a new map whenever they change) and the principal's scopes and tool list, so
+   * it is kept per grants map and principal shape, as a frozen array whose JSON is kept too.
+   */
+  visibleTools(principal: Principal, grants: TenantToolGrants): readonly Tool[] {
+    let byShape = this.listed.get(grants);
+    if (!byShape) this.listed.set(grants, (byShape = new Map<string, readonly Tool[]>()));
+    const shape = `${principal.scopes.join(' ')}|${principal.tools?.join(' ') ?? '*'}`;
+    let tools = byShape.get(shape);
+    if (!tools) {
+      const visible: Tool[] = [];
+      for (const tool of this.registry.all()) {
+        if (decideToolAccess(principal, tool, grants).kind === 'allowed') {
+          visible.push(tool.listEntry);
+        }
+      }
+      tools = Object.freeze(visible);
+      // Principal shapes come from credentials (JWT scopes among them): keep the map bounded.
+      if (byShape.size >= 256) byShape.clear();
+      byShape.set(shape, tools);
     }
     return tools;
+  }
+
+  /** JSON of a response; a tools/list answer reuses the JSON of its (cached, frozen) tool list. */
+  stringify(message: JSONRPCMessage): string {
+    if ('result' in message) {
+      const result = message.result as { tools?: unknown };
+      if (
+        Array.isArray(result.tools) &&
+        Object.isFrozen(result.tools) &&
+        Object.keys(result).length === 1
+      ) {
+        const tools = result.tools as readonly Tool[];
+        let json = this.listedJson.get(tools);
+        if (json === undefined) this.listedJson.set(tools, (json = JSON.stringify(tools)));
+        return `{"result":{"tools":${json}},"jsonrpc":"2.0","id":${JSON.stringify(message.id)}}`;
+      }
+    }
+    return JSON.stringify(message);
   }
 
   private context(

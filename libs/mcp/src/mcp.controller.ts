@@ -6,6 +6,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import {
   isInitializeRequest,
+  type JSONRPCMessage,
   JSONRPCMessageSchema,
   SUPPORTED_PROTOCOL_VERSIONS,
 } from '@modelcontextprotocol/sdk/types.js';
@@ -23,11 +24,13 @@ import { decideToolAccess, ToolRegistry } from '@app/tools';
 import {
   isJsonBody,
   isPlainRequest,
+  isSimpleRequest,
   isToolsCall,
   JSONRPC_INVALID_REQUEST,
   JSONRPC_PARSE_ERROR,
   JSONRPC_SESSION_NOT_FOUND,
   sendJsonRpcError,
+  writeJson,
 } from './jsonrpc';
 import { McpServerFactory } from './mcp-server.factory';
 import { McpSession, SessionStore } from './session-store';
@@ -180,16 +183,19 @@ export class McpController {
         'Not Acceptable: Client must accept both application/json and text/event-stream',
       );
     }
-    const parsed = JSONRPCMessageSchema.safeParse(req.body);
-    if (!parsed.success) {
-      return sendJsonRpcError(
-        res,
-        400,
-        JSONRPC_PARSE_ERROR,
-        'Parse error: Invalid JSON-RPC message',
-      );
+    let message = req.body as JSONRPCMessage;
+    if (!isSimpleRequest(message)) {
+      const parsed = JSONRPCMessageSchema.safeParse(req.body);
+      if (!parsed.success) {
+        return sendJsonRpcError(
+          res,
+          400,
+          JSONRPC_PARSE_ERROR,
+          'Parse error: Invalid JSON-RPC message',
+        );
+      }
+      message = parsed.data;
     }
-    const message = parsed.data;
     const version = req.headers['mcp-protocol-version'];
     const isInit = 'method' in message && message.method === 'initialize';
     if (!isInit && typeof version === 'string' && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) {
@@ -202,21 +208,23 @@ export class McpController {
     }
     if (session) req.auth = { ...req.auth!, extra: { ...req.auth!.extra, session } };
     const transport = await this.shared.for(req.tenant);
-    const gone = new AbortController();
-    res.once('close', () => {
-      if (!res.writableFinished) gone.abort();
+    const call = transport.dispatch(message, {
+      authInfo: req.auth,
+      requestInfo: { headers: req.headers },
     });
-    const response = await transport.dispatch(
-      message,
-      { authInfo: req.auth, requestInfo: { headers: req.headers } },
-      gone.signal,
-    );
+    let gone = false;
+    res.once('close', () => {
+      gone = !res.writableFinished;
+      if (gone) call.cancel();
+    });
+    const response = await call.response;
+    if (gone) return;
     if (session) res.setHeader('mcp-session-id', session.id);
     if (!response) {
-      if (!gone.signal.aborted) res.status(202).end();
+      res.writeHead(202).end();
       return;
     }
-    res.status(200).json(response);
+    writeJson(res, 200, this.factory.stringify(response));
   }
 
   private attachAuth(req: McpRequest): void {
