@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { JSONRPCNotification } from '@modelcontextprotocol/sdk/types.js';
 import type { Request } from 'express';
 
 /**
@@ -23,17 +24,20 @@ export function sendJsonRpcError(
   writeJson(res, status, JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null }));
 }
 
+const REQUEST_KEYS = new Set(['jsonrpc', 'id', 'method', 'params']);
+
 /**
  * True for the everyday shape of a JSON-RPC request (`jsonrpc`, an integer or string id, a method,
- * params an object without `_meta`), which the SDK's own schema accepts as is; anything else is
- * left to that schema to judge.
+ * params an object without `_meta`, no other member), which the SDK's own schema accepts as is;
+ * anything else is left to that schema to judge.
  */
 export function isSimpleRequest(body: unknown): boolean {
   const b = body as { jsonrpc?: unknown; id?: unknown; method?: unknown; params?: unknown } | null;
   if (!b || typeof b !== 'object' || b.jsonrpc !== '2.0' || typeof b.method !== 'string') {
     return false;
   }
-  const idOk = typeof b.id === 'string' || (typeof b.id === 'number' && Number.isInteger(b.id));
+  for (const key in b) if (!REQUEST_KEYS.has(key)) return false;
+  const idOk = typeof b.id === 'string' || (typeof b.id === 'number' && Number.isSafeInteger(b.id));
   const params = b.params as Record<string, unknown> | undefined;
   const paramsOk =
     params === undefined ||
@@ -61,6 +65,11 @@ export function isToolsCall(body: unknown): body is ToolsCall {
 /** A JSON body the body parser already read (other content types are left to the SDK transport). */
 export function isJsonBody(req: Request): boolean {
   return req.body !== undefined && !!req.is('application/json');
+}
+
+export function isCancellation(body: unknown): body is JSONRPCNotification {
+  const b = body as { id?: unknown; method?: unknown } | null;
+  return !!b && b.id === undefined && b.method === 'notifications/cancelled';
 }
 
 const DIRECT_METHODS = new Set(['tools/call', 'tools/list', 'ping']);

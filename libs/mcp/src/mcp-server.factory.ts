@@ -132,7 +132,8 @@ export class McpServerFactory {
   visibleTools(principal: Principal, grants: TenantToolGrants): readonly Tool[] {
     let byShape = this.listed.get(grants);
     if (!byShape) this.listed.set(grants, (byShape = new Map<string, readonly Tool[]>()));
-    const shape = `${principal.scopes.join(' ')}|${principal.tools?.join(' ') ?? '*'}`;
+    // JSON, not a joined string: scopes from an IdP may contain any separator.
+    const shape = JSON.stringify([principal.scopes, principal.tools ?? null]);
     let tools = byShape.get(shape);
     if (!tools) {
       const visible: Tool[] = [];

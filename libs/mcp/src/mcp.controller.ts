@@ -22,6 +22,7 @@ import { PlatformConfig } from '@app/config';
 import { Tenant, ToolGrantsService } from '@app/tenancy';
 import { decideToolAccess, ToolRegistry } from '@app/tools';
 import {
+  isCancellation,
   isJsonBody,
   isPlainRequest,
   isSimpleRequest,
@@ -71,6 +72,10 @@ export class McpController {
       const session = this.sessionFor(req, res, sessionId, 'streamable');
       if (!session) return;
       if (isJsonBody(req) && isPlainRequest(req.body)) return this.serveDirect(req, res, session);
+      if (isJsonBody(req) && isCancellation(req.body)) {
+        // The request may be one the shared server is answering; it ignores ids it does not hold.
+        (await this.shared.for(req.tenant)).dispatch(req.body, { authInfo: req.auth }, session.id);
+      }
       await (session.transport as StreamableHTTPServerTransport).handleRequest(req, res, req.body);
       return;
     }
@@ -208,10 +213,11 @@ export class McpController {
     }
     if (session) req.auth = { ...req.auth!, extra: { ...req.auth!.extra, session } };
     const transport = await this.shared.for(req.tenant);
-    const call = transport.dispatch(message, {
-      authInfo: req.auth,
-      requestInfo: { headers: req.headers },
-    });
+    const call = transport.dispatch(
+      message,
+      { authInfo: req.auth, requestInfo: { headers: req.headers } },
+      session?.id ?? req.user.id,
+    );
     let gone = false;
     res.once('close', () => {
       gone = !res.writableFinished;

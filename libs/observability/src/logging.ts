@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Inject, Injectable, NestMiddleware, RequestMethod } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  NestMiddleware,
+  OnApplicationShutdown,
+  RequestMethod,
+} from '@nestjs/common';
 import type { Params } from 'nestjs-pino';
 import pino from 'pino';
 import { PlatformConfig } from '@app/config';
@@ -93,20 +99,36 @@ export abstract class RootLogger {
  */
 export const LEAN_LOGGED_ROUTES = 't/{*path}';
 
+/** Asynchronous log writes still buffered when the application closes are written out. */
+@Injectable()
+export class LogFlush implements OnApplicationShutdown {
+  constructor(@Inject(RootLogger) private readonly log: pino.Logger) {}
+
+  onApplicationShutdown(): Promise<void> {
+    return new Promise((done) => this.log.flush(() => done()));
+  }
+}
+
 @Injectable()
 export class LeanAccessLogMiddleware implements NestMiddleware {
   constructor(@Inject(RootLogger) private readonly log: pino.Logger) {}
 
   use(req: IncomingMessage & { id?: string }, res: ServerResponse, next: () => void): void {
     const started = performance.now();
-    res.once('finish', () => {
+    res.once('close', () => {
       const status = res.statusCode;
-      const level = status >= 500 ? 'error' : status >= 400 ? 'info' : 'debug';
+      // A client that goes away (or ends an event stream) is routine: info, like a refusal.
+      const ended = res.writableFinished;
+      const level = status >= 500 ? 'error' : status >= 400 || !ended ? 'info' : 'debug';
       if (!this.log.isLevelEnabled(level)) return;
       req.id = String(res.getHeader('X-Request-Id') ?? '');
       this.log[level](
         { req, res, responseTime: Math.round(performance.now() - started) },
-        status >= 500 ? 'request errored' : 'request completed',
+        !ended
+          ? 'request closed by the client'
+          : status >= 500
+            ? 'request errored'
+            : 'request completed',
       );
     });
     next();

@@ -6,7 +6,13 @@ import { PlatformConfig } from '@app/config';
 import { HealthController } from './health.controller';
 import { HttpExceptionFilter } from './http-exception.filter';
 import { HttpMetricsMiddleware } from './http-metrics.middleware';
-import { LEAN_LOGGED_ROUTES, LeanAccessLogMiddleware, loggerParams, RootLogger } from './logging';
+import {
+  LEAN_LOGGED_ROUTES,
+  LeanAccessLogMiddleware,
+  LogFlush,
+  loggerParams,
+  RootLogger,
+} from './logging';
 import { Metrics } from './metrics';
 import { MetricsController } from './metrics.controller';
 
@@ -28,7 +34,7 @@ class RootLoggerModule {}
     TerminusModule.forRoot({ logger: false }),
   ],
   controllers: [HealthController, MetricsController],
-  providers: [Metrics, { provide: APP_FILTER, useClass: HttpExceptionFilter }],
+  providers: [Metrics, LogFlush, { provide: APP_FILTER, useClass: HttpExceptionFilter }],
   exports: [Metrics],
 })
 export class ObservabilityModule implements NestModule {
