@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { EmbeddedPostgres } from '@app/database';
 import { EMBEDDED_SERVER_SOURCE } from '../libs/database/src/embedded-server.source';
+import { spawnPlatform, stopAllPlatforms } from './support/proc-platform';
 
 const alive = (pid: number) => {
   try {
@@ -15,6 +16,23 @@ const alive = (pid: number) => {
     return false;
   }
 };
+
+/** Pids whose parent is `pid`, from /proc. */
+function childrenOf(pid: number): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // "pid (comm) state ppid …": comm may contain spaces, so read after the last ")".
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) found.push(Number(entry));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return found;
+}
 
 async function waitUntil(check: () => boolean, what: string, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -114,5 +132,40 @@ describe('embedded database process', () => {
     await writeFile(blocker, 'not a directory');
     await expect(EmbeddedPostgres.start(blocker)).rejects.toThrow();
     await waitUntil(() => !existsSync(join(blocker, 'platform.pid')), 'no lock is left behind');
+  });
+});
+
+describe('embedded database process of a running platform', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mcp-platform-embedded-proc-'));
+  });
+  afterAll(async () => {
+    await stopAllPlatforms();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('stops the platform with exit code 1 when the database process dies, and a restart recovers', async () => {
+    const logFile = join(dir, 'first.log');
+    const first = await spawnPlatform({ DATA_DIR: dir, LOG_FILE: logFile }, { waitForReady: true });
+    const [db] = childrenOf(first.pid);
+    expect(db).toBeDefined();
+    expect(readFileSync(`/proc/${db}/cmdline`, 'utf8')).toContain('mcp-platform-db');
+
+    process.kill(db, 'SIGKILL');
+    expect(await first.exited).toEqual({ code: 1, signal: null });
+    expect(readFileSync(logFile, 'utf8')).toContain(
+      'the embedded database process exited (SIGKILL); stopping',
+    );
+
+    const second = await spawnPlatform({ DATA_DIR: dir }, { waitForReady: true });
+    const [db2] = childrenOf(second.pid);
+    // A platform killed outright takes its database process with it.
+    await second.stop('SIGKILL');
+    await waitUntil(() => !alive(db2), 'the orphaned database process exits');
+
+    const third = await spawnPlatform({ DATA_DIR: dir }, { waitForReady: true });
+    expect(await third.stop()).toEqual({ code: 0, signal: null });
+    expect(childrenOf(third.pid)).toEqual([]);
   });
 });

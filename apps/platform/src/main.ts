@@ -2,7 +2,7 @@ import 'source-map-support/register';
 import { Logger } from '@nestjs/common';
 import { issueAdminToken, printAdminToken } from '@app/auth';
 import { ConfigError, loadConfig, PlatformConfig } from '@app/config';
-import { runMigrations, withDataSource } from '@app/database';
+import { DatabaseTarget, runMigrations, withDataSource } from '@app/database';
 import { PlatformSetting } from '@app/tenancy';
 import { createPlatformApp } from './bootstrap';
 
@@ -39,21 +39,29 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   const app = await createPlatformApp(config);
+  let stopping = false;
+  const stop = (exitCode: number) => {
+    if (stopping) return;
+    stopping = true;
+    const deadline = setTimeout(() => process.exit(1), config.shutdownTimeoutMs + 5_000);
+    deadline.unref();
+    app.close().then(
+      () => process.exit(exitCode),
+      (err: unknown) => {
+        process.stderr.write(`shutdown failed: ${(err as Error).message}\n`);
+        process.exit(1);
+      },
+    );
+  };
   // Not enableShutdownHooks(): Nest re-raises the signal after closing, so the exit code would
   // say "killed" although the shutdown was clean.
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => {
-      const deadline = setTimeout(() => process.exit(1), config.shutdownTimeoutMs + 5_000);
-      deadline.unref();
-      app.close().then(
-        () => process.exit(0),
-        (err: unknown) => {
-          process.stderr.write(`shutdown failed: ${(err as Error).message}\n`);
-          process.exit(1);
-        },
-      );
-    });
-  }
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => stop(0));
+  // Without its database the process cannot do anything useful: stop and let the supervisor
+  // restart the whole platform, database process included.
+  app.get(DatabaseTarget).embedded?.onUnexpectedExit((how) => {
+    new Logger('Database').error(`the embedded database process exited (${how}); stopping`);
+    stop(1);
+  });
   await app.listen(config.port, config.host);
   new Logger('Platform').log(
     `serving on http://${config.host}:${config.port} (public URL ${config.publicUrl}, ` +

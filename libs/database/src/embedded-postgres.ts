@@ -25,9 +25,12 @@ export class EmbeddedPostgres {
   ) {
     child.once('exit', (code, signal) => {
       this.exited = true;
-      if (!this.stopping) {
+      if (this.stopping) return;
+      const how = signal ?? `code ${code}`;
+      if (this.onLost) this.onLost(how);
+      else {
         process.stderr.write(
-          `embedded database process exited unexpectedly (${signal ?? `code ${code}`}); ` +
+          `embedded database process exited unexpectedly (${how}); ` +
             'requests answer 503 until the platform is restarted\n',
         );
       }
@@ -36,6 +39,12 @@ export class EmbeddedPostgres {
 
   private stopping = false;
   private exited = false;
+  private onLost?: (how: string) => void;
+
+  /** Called instead of the default warning when the database process dies on its own. */
+  onUnexpectedExit(handler: (how: string) => void): void {
+    this.onLost = handler;
+  }
 
   get pid(): number | undefined {
     return this.child.pid;
