@@ -338,6 +338,23 @@ describe('JWT battery: tokens from a tenant identity provider', () => {
       }
     });
 
+    it('scopes from a nested claim (`realm_access.roles`, as Keycloak issues them)', async () => {
+      const t = await tenantWithIdp(p, idp, { scopesClaim: 'realm_access.roles' });
+      const token = idp.sign({
+        aud: t.aud,
+        realm_access: { roles: ['math:use', 'offline_access'] },
+        scope: 'notes:read',
+      });
+      const client = await connect(p, t.slug, bearer(token));
+      try {
+        expect(await toolNames(client)).toEqual(['add', 'echo', 'subtract', 'whoami']);
+        const who = await client.callTool({ name: 'whoami', arguments: {} });
+        expect(who.structuredContent).toMatchObject({ scopes: ['math:use', 'offline_access'] });
+      } finally {
+        await client.close();
+      }
+    });
+
     it('scopes from a custom scopesClaim (`permissions`), ignoring `scope`', async () => {
       const t = await tenantWithIdp(p, idp, { scopesClaim: 'permissions' });
       const token = idp.sign({ aud: t.aud, permissions: ['math:use'], scope: 'notes:write' });

@@ -211,9 +211,13 @@ export const TenantAuthBody = z.strictObject({
       scopesClaim: z
         .string()
         .regex(/^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/, {
-          message: 'must be a claim name, e.g. scp or permissions',
+          message:
+            'must be a claim name or dotted path, e.g. scp, permissions or realm_access.roles',
         })
-        .optional(),
+        .optional()
+        .describe(
+          'Claim holding the scopes (space-separated string or array); a dotted path reads nested claims. Default: scope, then scp',
+        ),
       algorithms: z.array(z.enum(JWT_ALGORITHMS)).min(1).optional(),
     })
     .nullable(),
