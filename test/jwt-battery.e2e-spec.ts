@@ -704,6 +704,15 @@ describe('JWT battery: tokens from a tenant identity provider', () => {
       ['non-URL issuer', () => ({ jwt: { ...good(), issuer: 'not a url' } })],
       ['non-URL jwksUri', () => ({ jwt: { ...good(), jwksUri: 'idp.example.com/jwks' } })],
       ['empty issuer', () => ({ jwt: { ...good(), issuer: '' } })],
+      ['issuer whose host is not a name', () => ({ jwt: { ...good(), issuer: 'https:&' } })],
+      [
+        'jwksUri with a host of symbols',
+        () => ({ jwt: { ...good(), jwksUri: 'https://a+b!/jwks' } }),
+      ],
+      [
+        'jwksUri with credentials',
+        () => ({ jwt: { ...good(), jwksUri: 'https://user:pw@idp.example.com/jwks' } }),
+      ],
       ['numeric issuer', () => ({ jwt: { ...good(), issuer: 42 } })],
       ['missing jwksUri', () => ({ jwt: { issuer: idp.issuer } })],
       ['missing issuer', () => ({ jwt: { jwksUri: idp.jwksUri } })],

@@ -186,6 +186,10 @@ export const ErrorView = z.object({
 });
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+/** A DNS name, an IPv4 address or a bracketed IPv6 address, as the URL parser leaves them. */
+const HOSTNAME =
+  /^(?:(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)(?:\.(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?))*|\[[0-9a-f:.]+\])$/;
+
 const secureUrl = (what: string) =>
   z
     .string()
@@ -194,12 +198,16 @@ const secureUrl = (what: string) =>
       (v) => {
         try {
           const u = new URL(v);
+          // The URL parser accepts hosts like "&"; credentials in it would be shown back and logged.
+          if (!HOSTNAME.test(u.hostname) || u.username || u.password) return false;
           return u.protocol === 'https:' || (u.protocol === 'http:' && LOOPBACK.has(u.hostname));
         } catch {
           return false;
         }
       },
-      { message: `${what} must be an https URL (http only for localhost)` },
+      {
+        message: `${what} must be an https URL with a host name and no credentials (http only for localhost)`,
+      },
     );
 
 export const TenantAuthBody = z.strictObject({
