@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Test } from 'supertest';
 import { DataSource } from 'typeorm';
+import { AdminTokenService, issueAdminToken } from '@app/auth';
+import { PlatformSetting } from '@app/tenancy';
 import { ADMIN, startPlatform, TestPlatform, uniqueSlug } from './support/platform';
 import { bearer, persistentStorage, PersistentStorage, startOn } from './support/keys-helpers';
 
@@ -299,6 +301,33 @@ describe('platform: restarts', () => {
     expect(again.join('')).not.toMatch(/mcpadm_/);
     await second.http().get('/admin/tenants').set(bearer(token)).expect(200);
     await second.http().get('/admin/tenants').set(ADMIN).expect(401);
+  });
+
+  it('a rotation reaches a running platform without a restart', async () => {
+    const printed: string[] = [];
+    const write = jest
+      .spyOn(process.stdout, 'write')
+      .mockImplementation((chunk: string | Uint8Array) => {
+        printed.push(String(chunk));
+        return true;
+      });
+    let running: TestPlatform;
+    let rotated: string;
+    try {
+      running = await start({ ADMIN_TOKEN: '' });
+      // What `npm run admin-token:rotate` does, here against the running platform's database.
+      rotated = await issueAdminToken(running.app.get(DataSource).getRepository(PlatformSetting));
+    } finally {
+      write.mockRestore();
+    }
+    const original = printed.join('').match(/mcpadm_[A-Za-z0-9_-]+/)?.[0];
+    expect(original).toBeDefined();
+    expect(rotated).not.toBe(original);
+
+    // Each process reads the stored hash again every ADMIN_TOKEN_REFRESH_MS; this is that read.
+    await running.app.get(AdminTokenService).refresh();
+    await running.http().get('/admin/tenants').set(bearer(rotated)).expect(200);
+    await running.http().get('/admin/tenants').set(bearer(original!)).expect(401);
   });
 
   it('an ADMIN_TOKEN in the environment takes over from a generated one', async () => {
