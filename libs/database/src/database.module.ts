@@ -59,13 +59,15 @@ class DatabaseTargetModule {}
       inject: [DatabaseTarget],
       useFactory: (target: DatabaseTarget) => ({
         ...dataSourceOptions(target.url, !!target.embedded),
+        embedded: !!target.embedded,
         autoLoadEntities: true,
         retryAttempts: 3,
         retryDelay: 1000,
       }),
       dataSourceFactory: async (options) => {
         const ds = await new DataSource(options!).initialize();
-        const embedded = (options as { poolSize?: number }).poolSize === 1;
+        // The factory cannot be injected with DatabaseTarget; the options carry it.
+        const embedded = (options as { embedded?: boolean }).embedded === true;
         const ran = await runMigrations(ds, embedded);
         if (ran.length) new Logger('Database').log(`applied migrations: ${ran.join(', ')}`);
         return ds;
