@@ -67,6 +67,11 @@ export function isJsonBody(req: Request): boolean {
   return req.body !== undefined && !!req.is('application/json');
 }
 
+export function isNotification(body: unknown): boolean {
+  const b = body as { id?: unknown; method?: unknown } | null;
+  return !!b && typeof b === 'object' && b.id === undefined && typeof b.method === 'string';
+}
+
 export function isCancellation(body: unknown): body is JSONRPCNotification {
   const b = body as { id?: unknown; method?: unknown } | null;
   return !!b && b.id === undefined && b.method === 'notifications/cancelled';

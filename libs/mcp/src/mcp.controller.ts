@@ -24,6 +24,7 @@ import { decideToolAccess, ToolRegistry } from '@app/tools';
 import {
   isCancellation,
   isJsonBody,
+  isNotification,
   isPlainRequest,
   isSimpleRequest,
   isToolsCall,
@@ -34,7 +35,7 @@ import {
   writeJson,
 } from './jsonrpc';
 import { McpServerFactory } from './mcp-server.factory';
-import { McpSession, SessionStore } from './session-store';
+import { McpSession, SessionRef, SessionStore } from './session-store';
 import { SharedServers } from './shared-servers';
 import { ToolCallRecorder } from './tool-call-recorder';
 
@@ -69,6 +70,9 @@ export class McpController {
 
     const sessionId = req.headers[SESSION_HEADER];
     if (typeof sessionId === 'string') {
+      if (!this.sessions.find(sessionId, req.tenant.id, req.user.id)) {
+        return this.postToSharedSession(req, res, sessionId);
+      }
       const session = this.sessionFor(req, res, sessionId, 'streamable');
       if (!session) return;
       if (isJsonBody(req) && isPlainRequest(req.body)) return this.serveDirect(req, res, session);
@@ -128,6 +132,32 @@ export class McpController {
   }
 
   /**
+   * A session this replica does not hold may be one another replica holds (REDIS_URL): its plain
+   * requests are answered here by the tenant's shared server; anything that needs the session's
+   * own SDK server and streams is for the replica holding it.
+   */
+  private async postToSharedSession(req: McpRequest, res: Response, id: string): Promise<void> {
+    const shared = isJsonBody(req)
+      ? await this.sessions.findShared(id, req.tenant.id, req.user.id)
+      : undefined;
+    if (shared && isPlainRequest(req.body)) return this.serveDirect(req, res, shared);
+    if (shared && isCancellation(req.body)) {
+      (await this.shared.for(req.tenant)).dispatch(req.body, { authInfo: req.auth }, id);
+    }
+    if (shared && isNotification(req.body)) {
+      res.setHeader('mcp-session-id', id);
+      res.writeHead(202).end();
+      return;
+    }
+    this.sessionNotFound(
+      res,
+      shared
+        ? 'Session not found on this replica: requests that stream (progress, sampling) go to the replica holding the session; route by Mcp-Session-Id'
+        : undefined,
+    );
+  }
+
+  /**
    * Checks that do not need the SDK: batches are refused, and a `tools/call` the principal lacks
    * scopes for is answered with HTTP 403 and a step-up challenge, decided by the same ToolPolicy
    * the SDK handlers use.
@@ -178,7 +208,7 @@ export class McpController {
    * for stateless mode and for ordinary requests inside a session. Applies the same HTTP rules the
    * SDK transport does (Accept, JSON-RPC shape, protocol version).
    */
-  private async serveDirect(req: McpRequest, res: Response, session?: McpSession): Promise<void> {
+  private async serveDirect(req: McpRequest, res: Response, session?: SessionRef): Promise<void> {
     const accept = req.headers.accept ?? '';
     if (!accept.includes('application/json') || !accept.includes('text/event-stream')) {
       return sendJsonRpcError(
@@ -292,6 +322,24 @@ export class McpController {
       );
     }
     this.attachAuth(req);
+    if (!this.sessions.find(sessionId, req.tenant.id, req.user.id)) {
+      const shared = await this.sessions.findShared(sessionId, req.tenant.id, req.user.id);
+      if (shared && req.method === 'DELETE') {
+        await this.sessions.endShared(sessionId);
+        res.writeHead(200).end();
+        return;
+      }
+      if (shared) {
+        // Server-to-client messages of this session flow on the replica that holds it.
+        res.setHeader('Allow', 'POST, DELETE');
+        return sendJsonRpcError(
+          res,
+          405,
+          JSONRPC_INVALID_REQUEST,
+          'Method not allowed on this replica: the event stream of this session is served by the replica holding it; route by Mcp-Session-Id to receive server notifications',
+        );
+      }
+    }
     const session = this.sessionFor(req, res, sessionId, 'streamable');
     if (session)
       await (session.transport as StreamableHTTPServerTransport).handleRequest(req, res, req.body);
@@ -306,15 +354,19 @@ export class McpController {
   ): McpSession | undefined {
     const session = this.sessions.find(id, req.tenant.id, req.user.id);
     if (!session || session.kind !== kind) {
-      sendJsonRpcError(
-        res,
-        404,
-        JSONRPC_SESSION_NOT_FOUND,
-        'Session not found: initialize a new session',
-      );
+      this.sessionNotFound(res);
       return undefined;
     }
     return session;
+  }
+
+  private sessionNotFound(res: Response, message?: string): void {
+    sendJsonRpcError(
+      res,
+      404,
+      JSONRPC_SESSION_NOT_FOUND,
+      message ?? 'Session not found: initialize a new session',
+    );
   }
 
   private owner(

@@ -4,6 +4,7 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { PlatformConfig } from '@app/config';
 import { Metrics } from '@app/observability';
 import { ChangeFeed, TenantsService } from '@app/tenancy';
+import { SessionDirectory, SessionRecord } from './session-directory';
 
 export interface McpSession {
   id: string;
@@ -15,7 +16,14 @@ export interface McpSession {
   server: Server;
   transport: Transport;
   lastSeen: number;
+  /** When this replica last wrote the session's shared record (REDIS_URL). */
+  sharedAt?: number;
 }
+
+/** A session this request may use: held here, or (REDIS_URL) by another replica. */
+export type SessionRef = Pick<McpSession, 'id' | 'tenantId' | 'principalId' | 'keyId'> & {
+  server?: Server;
+};
 
 /**
  * Sessions held by this process, each bound to the tenant and principal that created it, evicted
@@ -28,18 +36,25 @@ export class SessionStore implements OnModuleInit, BeforeApplicationShutdown {
   /** Session ids per tenant, in insertion order. */
   private readonly byTenant = new Map<string, Set<string>>();
   private sweeper?: NodeJS.Timeout;
+  private stopping = false;
 
   constructor(
     private readonly config: PlatformConfig,
     private readonly changes: ChangeFeed,
     private readonly tenants: TenantsService,
     private readonly metrics: Metrics,
+    private readonly directory: SessionDirectory,
   ) {}
 
   onModuleInit(): void {
     const every = Math.max(1000, Math.min(60_000, this.config.sessionIdleTtlMs / 4));
-    this.sweeper = setInterval(() => this.evictIdle(), every);
+    this.sweeper = setInterval(() => void this.evictIdle(), every);
     this.sweeper.unref();
+    // Ended through another replica (DELETE there): close it here too.
+    this.directory.onEnded((id) => {
+      const s = this.sessions.get(id);
+      if (s) void this.close(s);
+    });
     this.changes.subscribe((c) => {
       switch (c.kind) {
         case 'grants':
@@ -66,10 +81,16 @@ export class SessionStore implements OnModuleInit, BeforeApplicationShutdown {
 
   async beforeApplicationShutdown(): Promise<void> {
     await this.closeAll();
+    await this.directory.close();
   }
 
+  /**
+   * Closes every session held here (shutdown). Their shared records stay: with REDIS_URL the other
+   * replicas keep serving their plain requests.
+   */
   async closeAll(): Promise<void> {
     clearInterval(this.sweeper);
+    this.stopping = true;
     await Promise.all([...this.sessions.values()].map((s) => this.close(s)));
   }
 
@@ -82,7 +103,32 @@ export class SessionStore implements OnModuleInit, BeforeApplicationShutdown {
     const s = this.sessions.get(id);
     if (!s || s.tenantId !== tenantId || s.principalId !== principalId) return undefined;
     s.lastSeen = Date.now();
+    if (this.directory.shared && s.kind === 'streamable' && this.due(s.sharedAt ?? 0)) {
+      s.sharedAt = s.lastSeen;
+      void this.directory.announce(this.record(s));
+    }
     return s;
+  }
+
+  /**
+   * A session another replica holds (REDIS_URL), if it belongs to this tenant and principal;
+   * using it keeps it alive everywhere.
+   */
+  async findShared(
+    id: string,
+    tenantId: string,
+    principalId: string,
+  ): Promise<SessionRef | undefined> {
+    if (!this.directory.shared) return undefined;
+    const r = await this.directory.lookup(id);
+    if (!r || r.tenantId !== tenantId || r.principalId !== principalId) return undefined;
+    if (this.due(r.lastSeen)) void this.directory.announce({ ...r, lastSeen: Date.now() });
+    return { id: r.id, tenantId: r.tenantId, principalId: r.principalId, keyId: r.keyId };
+  }
+
+  /** Ends a session another replica holds: its record goes, and its holder closes it. */
+  async endShared(id: string): Promise<void> {
+    await this.directory.end(id);
   }
 
   add(session: McpSession): void {
@@ -98,6 +144,10 @@ export class SessionStore implements OnModuleInit, BeforeApplicationShutdown {
     this.sessions.set(session.id, session);
     ids.add(session.id);
     this.metrics.openSessions.set(this.sessions.size);
+    if (this.directory.shared && session.kind === 'streamable') {
+      session.sharedAt = session.lastSeen;
+      void this.directory.announce(this.record(session));
+    }
   }
 
   remove(id: string | undefined): void {
@@ -108,12 +158,40 @@ export class SessionStore implements OnModuleInit, BeforeApplicationShutdown {
     ids?.delete(s.id);
     if (ids?.size === 0) this.byTenant.delete(s.tenantId);
     this.metrics.openSessions.set(this.sessions.size);
+    if (this.directory.shared && s.kind === 'streamable' && !this.stopping) {
+      void this.directory.end(s.id);
+    }
   }
 
-  evictIdle(now = Date.now()): void {
-    for (const s of this.sessions.values()) {
-      if (now - s.lastSeen > this.config.sessionIdleTtlMs) void this.close(s);
+  async evictIdle(now = Date.now()): Promise<void> {
+    const ttl = this.config.sessionIdleTtlMs;
+    for (const s of [...this.sessions.values()]) {
+      if (now - s.lastSeen <= ttl) continue;
+      // Idle here, but perhaps in use through other replicas.
+      if (this.directory.shared && s.kind === 'streamable') {
+        const shared = await this.directory.lookup(s.id);
+        if (shared && now - shared.lastSeen <= ttl) {
+          s.lastSeen = shared.lastSeen;
+          continue;
+        }
+      }
+      void this.close(s);
     }
+  }
+
+  /** Shared records are rewritten at most every quarter of the idle timeout. */
+  private due(since: number): boolean {
+    return Date.now() - since > this.config.sessionIdleTtlMs / 4;
+  }
+
+  private record(s: McpSession): SessionRecord {
+    return {
+      id: s.id,
+      tenantId: s.tenantId,
+      principalId: s.principalId,
+      keyId: s.keyId,
+      lastSeen: s.lastSeen,
+    };
   }
 
   private ofTenant(tenantId: string): McpSession[] {

@@ -1,0 +1,122 @@
+import { http, pollUntil } from './support/proc-net';
+import { hasRedisServer, LocalRedis, startRedis } from './support/ops-helpers';
+import {
+  bearer,
+  createKey,
+  createTenant,
+  MCP_HEADERS,
+  mcpPost,
+  openSession,
+  PlatformProcess,
+  removeBuildCopies,
+  spawnPlatform,
+  stopAllPlatforms,
+} from './support/proc-platform';
+import { OwnPostgres, ownPostgres } from './support/proc-postgres';
+
+/**
+ * The contract: with REDIS_URL, session data is shared across replicas. A session opened on one
+ * replica serves its plain requests (tools/list, tools/call, ping) on any other; its event stream
+ * stays with the replica holding it; ending it anywhere ends it everywhere.
+ */
+// Only defined where a redis-server binary is installed, as the Redis rate-limit suite.
+if (hasRedisServer()) {
+  describe('replicas: sessions shared through Redis', () => {
+    let pg: OwnPostgres;
+    let redis: LocalRedis;
+    let a: PlatformProcess;
+    let b: PlatformProcess;
+    let slug: string;
+    let key: string;
+    let otherKey: string;
+
+    beforeAll(async () => {
+      [pg, redis] = await Promise.all([ownPostgres(), startRedis()]);
+      const env = { DATABASE_URL: pg.url, REDIS_URL: redis.url, SESSION_IDLE_TTL: '4' };
+      [a, b] = await Promise.all([
+        spawnPlatform(env, { name: 'session-a', waitForReady: true }),
+        spawnPlatform(env, { name: 'session-b', waitForReady: true }),
+      ]);
+      ({ slug } = await createTenant(a.url, 'sessions'));
+      ({ key } = await createKey(a.url, slug, ['math:use']));
+      ({ key: otherKey } = await createKey(a.url, slug, ['math:use']));
+    }, 240_000);
+
+    afterAll(async () => {
+      await stopAllPlatforms();
+      await redis?.stop();
+      await pg?.destroy();
+      removeBuildCopies();
+    }, 60_000);
+
+    const add = (p: PlatformProcess, headers: Record<string, string>) =>
+      mcpPost(p.url, slug, 'tools/call', { name: 'add', arguments: { a: 40, b: 2 } }, headers);
+
+    it('serves the plain requests of a session opened on another replica', async () => {
+      const session = await openSession(a.url, slug, bearer(key));
+      const onB = await add(b, session);
+      expect(onB.status).toBe(200);
+      expect(onB.headers['mcp-session-id']).toBe(session['Mcp-Session-Id']);
+      expect(onB.messages[0]?.result?.structuredContent).toEqual({ result: 42 });
+      const list = await mcpPost(b.url, slug, 'tools/list', {}, session);
+      expect(list.messages[0]?.result?.tools?.map((t) => t.name)).toContain('add');
+      expect((await mcpPost(b.url, slug, 'ping', {}, session)).status).toBe(200);
+      // And still on the replica that holds it.
+      expect((await add(a, session)).messages[0]?.result?.structuredContent).toEqual({
+        result: 42,
+      });
+    });
+
+    it('answers 404 to another principal presenting the session id, on every replica', async () => {
+      const session = await openSession(a.url, slug, bearer(key));
+      const stolen = { ...bearer(otherKey), 'Mcp-Session-Id': session['Mcp-Session-Id'] };
+      for (const p of [a, b]) {
+        const res = await add(p, stolen);
+        expect(res.status).toBe(404);
+        expect(res.json).toMatchObject({ error: { code: -32001 } });
+      }
+    });
+
+    it("leaves the session's event stream to the replica holding it (405 elsewhere)", async () => {
+      const session = await openSession(a.url, slug, bearer(key));
+      const res = await http(b.url, {
+        method: 'GET',
+        path: `/t/${slug}/mcp`,
+        headers: { ...MCP_HEADERS, ...session, Accept: 'text/event-stream' },
+      });
+      expect(res.status).toBe(405);
+      expect(res.headers.allow).toBe('POST, DELETE');
+      expect(res.text).toContain('route by Mcp-Session-Id');
+    });
+
+    it('ends the session everywhere when it is deleted through another replica', async () => {
+      const session = await openSession(a.url, slug, bearer(key));
+      const del = await http(b.url, {
+        method: 'DELETE',
+        path: `/t/${slug}/mcp`,
+        headers: { ...MCP_HEADERS, ...session },
+      });
+      expect(del.status).toBe(200);
+      expect((await add(b, session)).status).toBe(404);
+      await pollUntil(2_000, 'the holding replica closed the session', async () =>
+        (await add(a, session)).status === 404 ? true : undefined,
+      );
+    });
+
+    it('keeps a session alive on its replica while it is only used through another', async () => {
+      const session = await openSession(a.url, slug, bearer(key));
+      // SESSION_IDLE_TTL is 4 s: idle on A for 6 s, but used on B throughout.
+      const until = Date.now() + 6_000;
+      while (Date.now() < until) {
+        expect((await add(b, session)).status).toBe(200);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      expect((await add(a, session)).status).toBe(200);
+      // Unused everywhere (any request would count as use), it expires everywhere: the shared
+      // record 4 s after its last refresh, the session on A at A's next sweep (every second).
+      await new Promise((r) => setTimeout(r, 8_000));
+      expect((await add(b, session)).status).toBe(404);
+      expect((await add(a, session)).status).toBe(404);
+    }, 30_000);
+  });
+}
