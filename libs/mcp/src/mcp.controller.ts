@@ -70,11 +70,9 @@ export class McpController {
 
     const sessionId = req.headers[SESSION_HEADER];
     if (typeof sessionId === 'string') {
-      if (!this.sessions.find(sessionId, req.tenant.id, req.user.id)) {
-        return this.postToSharedSession(req, res, sessionId);
-      }
-      const session = this.sessionFor(req, res, sessionId, 'streamable');
-      if (!session) return;
+      const session = this.sessions.find(sessionId, req.tenant.id, req.user.id);
+      if (!session) return this.postToSharedSession(req, res, sessionId);
+      if (session.kind !== 'streamable') return this.sessionNotFound(res);
       if (isJsonBody(req) && isPlainRequest(req.body)) return this.serveDirect(req, res, session);
       if (isJsonBody(req) && isCancellation(req.body)) {
         // The request may be one the shared server is answering; it ignores ids it does not hold.
