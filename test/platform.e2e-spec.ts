@@ -200,6 +200,22 @@ describe('platform', () => {
   });
 });
 
+/** What `fn` wrote to stdout (kept off the test output), and what it returned. */
+async function printedDuring<T>(fn: () => Promise<T>): Promise<{ value: T; printed: string }> {
+  const chunks: string[] = [];
+  const write = jest
+    .spyOn(process.stdout, 'write')
+    .mockImplementation((chunk: string | Uint8Array) => {
+      chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+      return true;
+    });
+  try {
+    return { value: await fn(), printed: chunks.join('') };
+  } finally {
+    write.mockRestore();
+  }
+}
+
 describe('platform: restarts', () => {
   let storage: PersistentStorage;
   let running: TestPlatform | undefined;
@@ -247,20 +263,8 @@ describe('platform: restarts', () => {
   });
 
   it('generates an admin token when none is set, prints it once, and stores only its hash', async () => {
-    const printed: string[] = [];
-    const write = jest
-      .spyOn(process.stdout, 'write')
-      .mockImplementation((chunk: string | Uint8Array) => {
-        printed.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-        return true;
-      });
-    let first: TestPlatform;
-    try {
-      first = await start({ ADMIN_TOKEN: '' });
-    } finally {
-      write.mockRestore();
-    }
-    const tokens = printed.join('').match(/mcpadm_[A-Za-z0-9_-]+/g) ?? [];
+    const { value: first, printed } = await printedDuring(() => start({ ADMIN_TOKEN: '' }));
+    const tokens = printed.match(/mcpadm_[A-Za-z0-9_-]+/g) ?? [];
     expect(tokens).toHaveLength(1);
     const token = tokens[0]!;
     expect(token.length).toBeGreaterThanOrEqual(32 + 'mcpadm_'.length);
@@ -285,42 +289,19 @@ describe('platform: restarts', () => {
     expect(hashes[0].value).toBe(createHash('sha256').update(token).digest('hex'));
     await stop();
 
-    const again: string[] = [];
-    const write2 = jest
-      .spyOn(process.stdout, 'write')
-      .mockImplementation((chunk: string | Uint8Array) => {
-        again.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-        return true;
-      });
-    let second: TestPlatform;
-    try {
-      second = await start({ ADMIN_TOKEN: '' });
-    } finally {
-      write2.mockRestore();
-    }
-    expect(again.join('')).not.toMatch(/mcpadm_/);
+    const { value: second, printed: again } = await printedDuring(() => start({ ADMIN_TOKEN: '' }));
+    expect(again).not.toMatch(/mcpadm_/);
     await second.http().get('/admin/tenants').set(bearer(token)).expect(200);
     await second.http().get('/admin/tenants').set(ADMIN).expect(401);
   });
 
   it('a rotation reaches a running platform without a restart', async () => {
-    const printed: string[] = [];
-    const write = jest
-      .spyOn(process.stdout, 'write')
-      .mockImplementation((chunk: string | Uint8Array) => {
-        printed.push(String(chunk));
-        return true;
-      });
-    let running: TestPlatform;
-    let rotated: string;
-    try {
-      running = await start({ ADMIN_TOKEN: '' });
-      // What `npm run admin-token:rotate` does, here against the running platform's database.
-      rotated = await issueAdminToken(running.app.get(DataSource).getRepository(PlatformSetting));
-    } finally {
-      write.mockRestore();
-    }
-    const original = printed.join('').match(/mcpadm_[A-Za-z0-9_-]+/)?.[0];
+    const { value: running, printed } = await printedDuring(() => start({ ADMIN_TOKEN: '' }));
+    // What `npm run admin-token:rotate` does, here against the running platform's database.
+    const rotated = await issueAdminToken(
+      running.app.get(DataSource).getRepository(PlatformSetting),
+    );
+    const original = printed.match(/mcpadm_[A-Za-z0-9_-]+/)?.[0];
     expect(original).toBeDefined();
     expect(rotated).not.toBe(original);
 
@@ -331,19 +312,8 @@ describe('platform: restarts', () => {
   });
 
   it('an ADMIN_TOKEN in the environment takes over from a generated one', async () => {
-    const printed: string[] = [];
-    const write = jest
-      .spyOn(process.stdout, 'write')
-      .mockImplementation((chunk: string | Uint8Array) => {
-        printed.push(String(chunk));
-        return true;
-      });
-    try {
-      await start({ ADMIN_TOKEN: '' });
-    } finally {
-      write.mockRestore();
-    }
-    const generated = printed.join('').match(/mcpadm_[A-Za-z0-9_-]+/)?.[0];
+    const { printed } = await printedDuring(() => start({ ADMIN_TOKEN: '' }));
+    const generated = printed.match(/mcpadm_[A-Za-z0-9_-]+/)?.[0];
     expect(generated).toBeDefined();
     await stop();
 
