@@ -18,7 +18,7 @@ export class PlatformAuthEvents extends AuthEvents {
   override credentialRefused(e: CredentialRefusal): void {
     this.metrics.authFailures.inc({ reason: e.reason });
     this.logger.warn(
-      { tenant: e.tenant?.slug, reason: e.reason, route: e.route },
+      { tenant: e.tenant?.slug, reason: e.reason, route: e.route, requestId: e.requestId },
       `credential refused: ${e.message}`,
     );
     if (!e.tenant) return;

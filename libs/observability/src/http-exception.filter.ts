@@ -30,7 +30,7 @@ export class HttpExceptionFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const res = host.switchToHttp().getResponse<Response>();
-    const { status, message, extra } = this.describe(exception);
+    const { status, message, extra } = this.describe(exception, res.getHeader('X-Request-Id'));
     if (res.headersSent) {
       res.end();
       return;
@@ -41,7 +41,10 @@ export class HttpExceptionFilter implements ExceptionFilter {
       .json({ ...extra, statusCode: status, error: STATUS_CODES[status] ?? 'Error', message });
   }
 
-  private describe(exception: unknown): {
+  private describe(
+    exception: unknown,
+    requestId: unknown,
+  ): {
     status: number;
     message: string;
     extra?: Record<string, unknown>;
@@ -81,7 +84,10 @@ export class HttpExceptionFilter implements ExceptionFilter {
         message: e.expose && e.message ? e.message : STATUS_CODES[status]!,
       };
     }
-    this.logger.error(exception instanceof Error ? exception.stack : String(exception));
+    this.logger.error(
+      { requestId },
+      exception instanceof Error ? exception.stack : String(exception),
+    );
     return {
       status: HttpStatus.INTERNAL_SERVER_ERROR,
       message: 'internal error; the request id is in the X-Request-Id header',

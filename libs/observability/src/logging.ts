@@ -1,12 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import {
-  Inject,
-  Injectable,
-  NestMiddleware,
-  OnApplicationShutdown,
-  RequestMethod,
-} from '@nestjs/common';
+import { Inject, Injectable, NestMiddleware, OnApplicationShutdown } from '@nestjs/common';
 import type { Params } from 'nestjs-pino';
 import pino from 'pino';
 import { PlatformConfig } from '@app/config';
@@ -91,13 +85,8 @@ export abstract class RootLogger {
   }
 }
 
-/**
- * Tenant MCP traffic (`/t/...`) is the hot path: every tool call is already in the audit log and
- * the metrics, while pino-http's per-request child logger took about a seventh of a tool call's CPU
- * in the benchmark's profile. Those routes get a lean line instead: refusals and failures at info
- * and error as usual, successful requests only when LOG_LEVEL is debug.
- */
-export const LEAN_LOGGED_ROUTES = 't/{*path}';
+/** Health probes come every few seconds from orchestrators; their lines would drown the rest. */
+const UNLOGGED = new Set(['/healthz', '/readyz']);
 
 /** Asynchronous log writes still buffered when the application closes are written out. */
 @Injectable()
@@ -109,17 +98,26 @@ export class LogFlush implements OnApplicationShutdown {
   }
 }
 
+/**
+ * One line per request, written when it ends, from the root logger: no per-request child logger
+ * and no request-scoped context (nestjs-pino's AsyncLocalStorage turns on async hooks for every
+ * promise in the process, a measurable cost on the MCP hot path). Refusals are info, failures
+ * error, requests the client abandoned info. Successful requests are info on the admin API, but
+ * debug on the tenant MCP routes (`/t/...`): those are the hot path, and every tool call is in the
+ * audit log and the metrics already.
+ */
 @Injectable()
-export class LeanAccessLogMiddleware implements NestMiddleware {
+export class AccessLogMiddleware implements NestMiddleware {
   constructor(@Inject(RootLogger) private readonly log: pino.Logger) {}
 
   use(req: IncomingMessage & { id?: string }, res: ServerResponse, next: () => void): void {
+    if (UNLOGGED.has(req.url ?? '')) return next();
     const started = performance.now();
     res.once('close', () => {
       const status = res.statusCode;
-      // A client that goes away (or ends an event stream) is routine: info, like a refusal.
       const ended = res.writableFinished;
-      const level = status >= 500 ? 'error' : status >= 400 || !ended ? 'info' : 'debug';
+      const success = req.url?.startsWith('/t/') ? 'debug' : 'info';
+      const level = status >= 500 ? 'error' : status >= 400 || !ended ? 'info' : success;
       if (!this.log.isLevelEnabled(level)) return;
       req.id = String(res.getHeader('X-Request-Id') ?? '');
       this.log[level](
@@ -135,17 +133,11 @@ export class LeanAccessLogMiddleware implements NestMiddleware {
   }
 }
 
+/**
+ * nestjs-pino provides the Nest logger over the root pino logger; its own request middleware
+ * (pino-http plus a request-scoped AsyncLocalStorage) is mounted nowhere: AccessLogMiddleware
+ * writes the access log, and the few request-related lines say their request id themselves.
+ */
 export function loggerParams(logger: pino.Logger): Params {
-  return {
-    exclude: [{ path: LEAN_LOGGED_ROUTES, method: RequestMethod.ALL }],
-    pinoHttp: {
-      logger,
-      // pino-http puts its own serializers over the logger's unless given these.
-      serializers,
-      genReqId: requestId,
-      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
-      // Clients' mistakes are routine; only the server's own failures are warnings.
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
-    },
-  };
+  return { pinoHttp: { logger }, forRoutes: [] };
 }

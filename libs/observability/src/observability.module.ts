@@ -6,13 +6,7 @@ import { PlatformConfig } from '@app/config';
 import { HealthController } from './health.controller';
 import { HttpExceptionFilter } from './http-exception.filter';
 import { HttpMetricsMiddleware } from './http-metrics.middleware';
-import {
-  LEAN_LOGGED_ROUTES,
-  LeanAccessLogMiddleware,
-  LogFlush,
-  loggerParams,
-  RootLogger,
-} from './logging';
+import { AccessLogMiddleware, LogFlush, loggerParams, RootLogger } from './logging';
 import { Metrics } from './metrics';
 import { MetricsController } from './metrics.controller';
 
@@ -40,6 +34,6 @@ class RootLoggerModule {}
 export class ObservabilityModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {
     consumer.apply(HttpMetricsMiddleware).forRoutes('*path');
-    consumer.apply(LeanAccessLogMiddleware).forRoutes(LEAN_LOGGED_ROUTES);
+    consumer.apply(AccessLogMiddleware).forRoutes('*path');
   }
 }
