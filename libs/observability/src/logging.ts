@@ -64,7 +64,7 @@ const serializers = {
   res: (res: ServerResponse) => ({ statusCode: res.statusCode }),
 };
 
-/** The process's one pino logger: pino-http's and the lean access log's. */
+/** The process's one pino logger: under the Nest logger (nestjs-pino) and the access log. */
 export abstract class RootLogger {
   static create(config: PlatformConfig): pino.Logger {
     // Asynchronous writes keep logging off the request path; pino flushes them on exit.
