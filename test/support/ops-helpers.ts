@@ -1,12 +1,12 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
 import Redis from 'ioredis';
 import { ADMIN, TestPlatform } from './platform';
 import { RawResponse, rawPost, toolsList, within } from './mcp-raw';
+import { freePort } from './proc-net';
 
 /** Audit events are written in batches every second; this bounds every wait for one to show up. */
 export const AUDIT_WAIT_MS = 3_000;
@@ -201,17 +201,6 @@ export function statelessList(
   });
 }
 
-export async function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
-}
-
 /** True when a `redis-server` binary is on PATH. */
 export function hasRedisServer(): boolean {
   return spawnSync('which', ['redis-server'], { stdio: 'ignore' }).status === 0;
@@ -230,7 +219,7 @@ export interface LocalRedis {
 }
 
 export async function startRedis(): Promise<LocalRedis> {
-  const port = await freeLoopbackPort();
+  const port = await freePort();
   const url = `redis://127.0.0.1:${port}`;
   let proc: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();

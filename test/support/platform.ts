@@ -2,13 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { access, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createServer } from 'node:net';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { Client } from 'pg';
 import request from 'supertest';
 import { loadConfig, PlatformConfig } from '@app/config';
 import { EmbeddedPostgres } from '@app/database';
 import { createPlatformApp } from '../../apps/platform/src/bootstrap';
+import { freePort } from './proc-net';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdefghijkl';
 export const ADMIN = { Authorization: `Bearer ${ADMIN_TOKEN}` };
@@ -19,17 +19,6 @@ export interface TestPlatform {
   url: string;
   http: () => ReturnType<typeof request>;
   close: () => Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
 }
 
 /** A fresh database on the server named by DATABASE_URL, dropped again by the returned function. */

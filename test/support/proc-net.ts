@@ -1,4 +1,4 @@
-import { request as httpRequest } from 'node:http';
+import { type IncomingMessage, request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 
 /** A TCP port on 127.0.0.1 that nothing listens on right now. */
@@ -37,6 +37,31 @@ export async function pollUntil<T>(
     }
     await sleep(intervalMs);
   }
+}
+
+/** A finished response as the helpers report it: text, JSON if it is, JSON-RPC messages. */
+function decodeResponse(res: IncomingMessage, chunks: Buffer[], started: number): HttpResult {
+  const text = Buffer.concat(chunks).toString('utf8');
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  let messages: JsonRpcMessage[] = [];
+  try {
+    messages = parseMessages(String(res.headers['content-type'] ?? ''), text, json);
+  } catch {
+    messages = [];
+  }
+  return {
+    status: res.statusCode ?? 0,
+    headers: res.headers,
+    text,
+    json,
+    messages,
+    ms: Date.now() - started,
+  };
 }
 
 export interface HttpResult {
@@ -118,29 +143,7 @@ export function http(
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let json: unknown;
-          try {
-            json = JSON.parse(text);
-          } catch {
-            json = undefined;
-          }
-          let messages: JsonRpcMessage[] = [];
-          try {
-            messages = parseMessages(String(res.headers['content-type'] ?? ''), text, json);
-          } catch {
-            messages = [];
-          }
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            text,
-            json,
-            messages,
-            ms: Date.now() - started,
-          });
-        });
+        res.on('end', () => resolve(decodeResponse(res, chunks, started)));
         res.on('error', reject);
       },
     );
@@ -206,29 +209,7 @@ export function heldRequest(
         );
         res.on('end', () => {
           if (!res.complete) return;
-          const text = Buffer.concat(chunks).toString('utf8');
-          let json: unknown;
-          try {
-            json = JSON.parse(text);
-          } catch {
-            json = undefined;
-          }
-          let messages: JsonRpcMessage[] = [];
-          try {
-            messages = parseMessages(String(res.headers['content-type'] ?? ''), text, json);
-          } catch {
-            messages = [];
-          }
-          resolve({
-            res: {
-              status: res.statusCode ?? 0,
-              headers: res.headers,
-              text,
-              json,
-              messages,
-              ms: Date.now() - started,
-            },
-          });
+          resolve({ res: decodeResponse(res, chunks, started) });
         });
       },
     );

@@ -64,17 +64,18 @@ export class McpController {
   @Post('mcp')
   async post(@Req() req: McpRequest, @Res() res: Response): Promise<void> {
     if (!(await this.precheck(req, res))) return;
+    const json = isJsonBody(req);
     if (this.config.mcpStateless) {
-      return isJsonBody(req) ? this.serveDirect(req, res) : this.serveStateless(req, res);
+      return json ? this.serveDirect(req, res) : this.serveStateless(req, res);
     }
 
     const sessionId = req.headers[SESSION_HEADER];
     if (typeof sessionId === 'string') {
       const session = this.sessions.find(sessionId, req.tenant.id, req.user.id);
-      if (!session) return this.postToSharedSession(req, res, sessionId);
+      if (!session) return this.postToSharedSession(req, res, sessionId, json);
       if (session.kind !== 'streamable') return this.sessionNotFound(res);
-      if (isJsonBody(req) && isPlainRequest(req.body)) return this.serveDirect(req, res, session);
-      if (isJsonBody(req) && isCancellation(req.body)) {
+      if (json && isPlainRequest(req.body)) return this.serveDirect(req, res, session);
+      if (json && isCancellation(req.body)) {
         // The request may be one the shared server is answering; it ignores ids it does not hold.
         (await this.shared.for(req.tenant)).dispatch(req.body, { authInfo: req.auth }, session.id);
       }
@@ -134,8 +135,13 @@ export class McpController {
    * requests are answered here by the tenant's shared server; anything that needs the session's
    * own SDK server and streams is for the replica holding it.
    */
-  private async postToSharedSession(req: McpRequest, res: Response, id: string): Promise<void> {
-    const shared = isJsonBody(req)
+  private async postToSharedSession(
+    req: McpRequest,
+    res: Response,
+    id: string,
+    json: boolean,
+  ): Promise<void> {
+    const shared = json
       ? await this.sessions.findShared(id, req.tenant.id, req.user.id)
       : undefined;
     if (shared && isPlainRequest(req.body)) return this.serveDirect(req, res, shared);
@@ -239,7 +245,8 @@ export class McpController {
         `Bad Request: Unsupported protocol version: ${version} (supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`,
       );
     }
-    if (session) req.auth = { ...req.auth!, extra: { ...req.auth!.extra, session } };
+    // attachAuth made this object for this request: the session joins it for the tool context.
+    if (session) req.auth!.extra!.session = session;
     const transport = await this.shared.for(req.tenant);
     const call = transport.dispatch(
       message,
@@ -320,7 +327,8 @@ export class McpController {
       );
     }
     this.attachAuth(req);
-    if (!this.sessions.find(sessionId, req.tenant.id, req.user.id)) {
+    const session = this.sessions.find(sessionId, req.tenant.id, req.user.id);
+    if (!session) {
       const shared = await this.sessions.findShared(sessionId, req.tenant.id, req.user.id);
       if (shared && req.method === 'DELETE') {
         await this.sessions.endShared(sessionId);
@@ -338,9 +346,8 @@ export class McpController {
         );
       }
     }
-    const session = this.sessionFor(req, res, sessionId, 'streamable');
-    if (session)
-      await (session.transport as StreamableHTTPServerTransport).handleRequest(req, res, req.body);
+    if (session?.kind !== 'streamable') return this.sessionNotFound(res);
+    await (session.transport as StreamableHTTPServerTransport).handleRequest(req, res, req.body);
   }
 
   /** A session of another principal is answered exactly like one that does not exist. */
