@@ -13,15 +13,14 @@ export interface SessionRecord {
 
 /**
  * Sessions known across replicas. Without Redis there is nothing to share and every method is a
- * no-op; with REDIS_URL the records live in Redis (expiring when idle) and endings are broadcast.
+ * no-op; with REDIS_URL the records live in Redis, expiring when idle. (Endings reach the replica
+ * holding a session through the ChangeFeed, which uses Redis then too.)
  */
 export abstract class SessionDirectory {
   abstract readonly shared: boolean;
   abstract announce(record: SessionRecord): Promise<void>;
   abstract lookup(id: string): Promise<SessionRecord | undefined>;
-  /** Removes the record and tells every replica, so the one holding the session closes it. */
   abstract end(id: string): Promise<void>;
-  abstract onEnded(listener: (id: string) => void): void;
   abstract close(): Promise<void>;
 }
 
@@ -36,36 +35,29 @@ export class LocalSessionDirectory extends SessionDirectory {
   end(): Promise<void> {
     return Promise.resolve();
   }
-  onEnded(): void {}
   close(): Promise<void> {
     return Promise.resolve();
   }
 }
 
 const KEY = (id: string) => `mcp:session:${id}`;
-const ENDED_CHANNEL = 'mcp:session-ended';
 
 export class RedisSessionDirectory extends SessionDirectory {
   readonly shared = true;
   private readonly logger = new Logger('Sessions');
   private readonly redis: Redis;
-  private readonly sub: Redis;
-  private readonly listeners: ((id: string) => void)[] = [];
-  private subscribed?: Promise<unknown>;
 
   constructor(
     url: string,
     private readonly idleTtlMs: number,
   ) {
     super();
-    const opts = { maxRetriesPerRequest: 1, connectTimeout: 2_000 };
-    this.redis = new Redis(url, { ...opts, enableOfflineQueue: false });
-    this.sub = new Redis(url, opts);
-    this.redis.on('error', () => undefined);
-    this.sub.on('error', () => undefined);
-    this.sub.on('message', (channel: string, id: string) => {
-      if (channel === ENDED_CHANNEL) for (const l of this.listeners) l(id);
+    this.redis = new Redis(url, {
+      maxRetriesPerRequest: 1,
+      connectTimeout: 2_000,
+      enableOfflineQueue: false,
     });
+    this.redis.on('error', () => undefined);
   }
 
   async announce(record: SessionRecord): Promise<void> {
@@ -95,22 +87,13 @@ export class RedisSessionDirectory extends SessionDirectory {
   async end(id: string): Promise<void> {
     try {
       await this.redis.del(KEY(id));
-      await this.redis.publish(ENDED_CHANNEL, id);
     } catch (err) {
       this.logger.warn(`could not end shared session ${id}: ${(err as Error).message}`);
     }
   }
 
-  onEnded(listener: (id: string) => void): void {
-    this.listeners.push(listener);
-    this.subscribed ??= this.sub.subscribe(ENDED_CHANNEL).catch((err: unknown) => {
-      this.logger.warn(`could not subscribe to session endings: ${(err as Error).message}`);
-    });
-  }
-
-  async close(): Promise<void> {
-    await this.subscribed;
+  close(): Promise<void> {
     this.redis.disconnect();
-    this.sub.disconnect();
+    return Promise.resolve();
   }
 }

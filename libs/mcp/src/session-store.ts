@@ -50,11 +50,6 @@ export class SessionStore implements OnModuleInit, BeforeApplicationShutdown {
     const every = Math.max(1000, Math.min(60_000, this.config.sessionIdleTtlMs / 4));
     this.sweeper = setInterval(() => void this.evictIdle(), every);
     this.sweeper.unref();
-    // Ended through another replica (DELETE there): close it here too.
-    this.directory.onEnded((id) => {
-      const s = this.sessions.get(id);
-      if (s) void this.close(s);
-    });
     this.changes.subscribe((c) => {
       switch (c.kind) {
         case 'grants':
@@ -66,6 +61,12 @@ export class SessionStore implements OnModuleInit, BeforeApplicationShutdown {
         case 'all':
           this.notifyToolsChanged([...this.sessions.values()]);
           break;
+        case 'session-ended': {
+          // Ended through another replica (DELETE there): close it here too.
+          const s = this.sessions.get(c.sessionId);
+          if (s) void this.close(s);
+          break;
+        }
         case 'tenant':
           if (this.byTenant.has(c.tenantId)) {
             this.closeIfTenantGone(c.tenantId, c.slug).catch((err: unknown) =>
@@ -129,6 +130,7 @@ export class SessionStore implements OnModuleInit, BeforeApplicationShutdown {
   /** Ends a session another replica holds: its record goes, and its holder closes it. */
   async endShared(id: string): Promise<void> {
     await this.directory.end(id);
+    this.changes.publish({ kind: 'session-ended', sessionId: id });
   }
 
   add(session: McpSession): void {

@@ -8,11 +8,15 @@ import {
 } from '@nestjs/common';
 import type { ChangeBus } from './change-bus';
 
-/** Something that caches tenancy data must forget. `all`: changes may have been missed. */
+/**
+ * Something every replica must act on: cached tenancy data to forget (`all`: changes may have been
+ * missed), or an MCP session ended through another replica.
+ */
 export type TenancyChange =
   | { kind: 'tenant'; tenantId: string; slug: string }
   | { kind: 'key'; tenantId: string; keyId: string }
   | { kind: 'grants'; tenantId: string }
+  | { kind: 'session-ended'; sessionId: string }
   | { kind: 'all' };
 
 export const CHANGE_BUS = Symbol('CHANGE_BUS');
