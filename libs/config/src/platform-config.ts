@@ -1,5 +1,16 @@
 import { envSchema } from './config.schema';
 
+/**
+ * Caps on a `tools/call`'s arguments, checked before anything walks them: `maxBytes` bounds the
+ * size of the JSON-RPC message that carries them, `maxElements` the array items and object members
+ * counted through every level, `maxDepth` the nesting.
+ */
+export interface ToolArgumentLimits {
+  readonly maxBytes: number;
+  readonly maxElements: number;
+  readonly maxDepth: number;
+}
+
 /** The validated, typed configuration. Injected by class token. */
 export class PlatformConfig {
   readonly port!: number;
@@ -22,7 +33,19 @@ export class PlatformConfig {
   /** Requests per minute; 0 turns the limit off. */
   readonly rateLimitKeyPerMinute!: number;
   readonly rateLimitTenantPerMinute!: number;
+  /** Refused credentials per client address and minute; valid credentials are never refused. */
   readonly authFailuresPerMinute!: number;
+  /** Refused platform-admin tokens per client address and minute, counted apart. */
+  readonly adminAuthFailuresPerMinute!: number;
+  /** In-flight requests (event streams excepted); 0 turns the cap off. */
+  readonly maxInFlightPerTenant!: number;
+  readonly maxInFlightPerKey!: number;
+  /** Defaults for every tool; a tool may declare its own. */
+  readonly toolArgumentLimits!: ToolArgumentLimits;
+  readonly requestTimeoutMs!: number;
+  readonly headersTimeoutMs!: number;
+  /** Client-side: a query that has not answered by then fails as "database unavailable". */
+  readonly databaseQueryTimeoutMs!: number;
   /** Benchmarks only: registers this many synthetic tools (bench_tool_NNN). */
   readonly benchToolPack!: number;
 }
@@ -68,6 +91,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PlatformConfig
     rateLimitKeyPerMinute: e.RATE_LIMIT_KEY_PER_MINUTE,
     rateLimitTenantPerMinute: e.RATE_LIMIT_TENANT_PER_MINUTE,
     authFailuresPerMinute: e.AUTH_FAILURES_PER_MINUTE,
+    adminAuthFailuresPerMinute: e.ADMIN_AUTH_FAILURES_PER_MINUTE,
+    maxInFlightPerTenant: e.MAX_INFLIGHT_PER_TENANT,
+    maxInFlightPerKey: e.MAX_INFLIGHT_PER_KEY,
+    toolArgumentLimits: Object.freeze({
+      maxBytes: e.MAX_ARGUMENT_BYTES,
+      maxElements: e.MAX_ARGUMENT_ELEMENTS,
+      maxDepth: e.MAX_ARGUMENT_DEPTH,
+    }),
+    requestTimeoutMs: e.REQUEST_TIMEOUT * 1000,
+    headersTimeoutMs: e.HEADERS_TIMEOUT * 1000,
+    databaseQueryTimeoutMs: e.DB_QUERY_TIMEOUT * 1000,
     benchToolPack: e.BENCH_TOOL_PACK,
   };
   return Object.freeze(config);
