@@ -1,3 +1,4 @@
+import { ToolRegistry } from '@app/tools';
 import { ADMIN, startPlatform, TestPlatform } from './support/platform';
 import { bearer, tenantWithKey, TenantWithKey } from './support/mcp';
 import {
@@ -39,6 +40,11 @@ describe('MCP endpoint HTTP rules', () => {
       }
     });
 
+    const padded = (bytes: number) => ({
+      ...toolsList(),
+      params: { _meta: { padding: 'x'.repeat(bytes) } },
+    });
+
     it('refuses a JSON-RPC batch with 400, in a session and outside one', async () => {
       const s = await rawInitialize(p, t.slug, bearer(t.key));
       const inSession = await rawPost(p, t.slug, [toolsList(1), toolsList(2)], s.headers);
@@ -49,17 +55,37 @@ describe('MCP endpoint HTTP rules', () => {
       expect(init.headers.get('mcp-session-id')).toBeNull();
     });
 
-    it('refuses a body over 1 MiB with 413 and accepts one just under it', async () => {
+    it('refuses a body over 1 MiB with 413', async () => {
       const s = await rawInitialize(p, t.slug, bearer(t.key));
-      const padded = (bytes: number) => ({
-        ...toolsList(),
-        params: { _meta: { padding: 'x'.repeat(bytes) } },
-      });
       const big = await rawPost(p, t.slug, padded(1024 * 1024 + 1024), s.headers);
       expect(big.status).toBe(413);
-      const fits = await rawPost(p, t.slug, padded(1000 * 1000), s.headers);
+      expect(big.messages[0]?.error?.message).toMatch(/1 MiB/);
+    });
+
+    it('refuses a request larger than the largest tool-argument limit before parsing it, and accepts one just under', async () => {
+      const s = await rawInitialize(p, t.slug, bearer(t.key));
+      const limit = p.app.get(ToolRegistry).largestArgumentBytes();
+      const over = await rawPost(p, t.slug, padded(limit), s.headers);
+      expect(over.status).toBe(413);
+      expect(over.messages[0]?.error).toEqual({
+        code: -32602,
+        message: expect.stringMatching(/no request may take more than \d+ bytes/),
+      });
+      const fits = await rawPost(p, t.slug, padded(limit - 1024), s.headers);
       expect(fits.status).toBe(200);
       expect(fits.messages[0]?.result?.tools).toBeDefined();
+    });
+
+    it('reads a large response from the client (no method) up to the 1 MiB body limit', async () => {
+      const s = await rawInitialize(p, t.slug, bearer(t.key));
+      const response = {
+        jsonrpc: '2.0',
+        id: 'never-asked',
+        result: { padding: 'x'.repeat(1000 * 1000) },
+      };
+      const res = await rawPost(p, t.slug, response, s.headers);
+      expect(res.status).not.toBe(413);
+      expect(res.status).toBeLessThan(500);
     });
 
     it('refuses a non-JSON content type with a 4xx, never a 5xx', async () => {

@@ -199,7 +199,6 @@ describe('audit log (ops)', () => {
         ['revoked key', bearer(revoked.key), 'revoked'],
         ['malformed key', bearer(malformed), 'malformed'],
         ['another tenant’s key', bearer(foreign.key), 'wrong_tenant'],
-        ['no credentials', {}, 'missing'],
       ];
       const ids: string[] = [];
       for (const [what, auth, reason] of cases) {
@@ -211,6 +210,12 @@ describe('audit log (ops)', () => {
         });
         expect({ what, status: res.status }).toEqual({ what, status: 401 });
       }
+      // No credential at all is how a client asks for its challenge: answered, not audited.
+      const missingId = newRequestId('missing');
+      const missing = await rawPost(p, t.slug, toolsCall('add', { a: 1, b: 2 }), {
+        'X-Request-Id': missingId,
+      });
+      expect(missing.status).toBe(401);
       // An opaque bearer that is neither an API key nor a JWT is refused too.
       const opaqueId = newRequestId('opaque');
       const opaque = await rawPost(p, t.slug, toolsCall('add', { a: 1, b: 2 }), {
@@ -235,6 +240,8 @@ describe('audit log (ops)', () => {
         expect(event.keyId).toBeNull();
       }
       const [opaqueEvent] = await waitForRequest(p, t.slug, opaqueId);
+      // Written in the same or an earlier batch than the opaque refusal, had it been recorded.
+      expect(await auditText(t.slug)).not.toContain(missingId);
       expect(opaqueEvent.action).toBe('auth.refused');
       expect(opaqueEvent.detail.reason).toEqual(expect.any(String));
 

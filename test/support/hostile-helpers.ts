@@ -9,7 +9,10 @@ import { initializeRequest, RawResponse, rawPost } from './mcp-raw';
  * address on purpose, which the per-address failed-authentication limit would otherwise turn into
  * 429s part-way through. Everything else keeps its default.
  */
-export const HOSTILE_ENV: Record<string, string> = { AUTH_FAILURES_PER_MINUTE: '0' };
+export const HOSTILE_ENV: Record<string, string> = {
+  AUTH_FAILURES_PER_MINUTE: '0',
+  ADMIN_AUTH_FAILURES_PER_MINUTE: '0',
+};
 
 /** The error shape every non-MCP error response has: `{statusCode, error, message}`. */
 export function expectErrorBody(status: number, body: unknown, what = ''): void {

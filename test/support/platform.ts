@@ -95,6 +95,7 @@ export async function launchPlatform(
     // Suites make many requests and many deliberate refusals from one address; the rate-limit
     // suite turns these back on.
     AUTH_FAILURES_PER_MINUTE: '0',
+    ADMIN_AUTH_FAILURES_PER_MINUTE: '0',
     RATE_LIMIT_KEY_PER_MINUTE: '0',
     RATE_LIMIT_TENANT_PER_MINUTE: '0',
     ...env,

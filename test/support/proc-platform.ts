@@ -180,6 +180,7 @@ export async function spawnPlatform(
     ...(logDir ? { LOG_FILE: join(logDir, `${name}.log`) } : {}),
     // The suites make many requests and some deliberate refusals from one address.
     AUTH_FAILURES_PER_MINUTE: '0',
+    ADMIN_AUTH_FAILURES_PER_MINUTE: '0',
     RATE_LIMIT_KEY_PER_MINUTE: '0',
     RATE_LIMIT_TENANT_PER_MINUTE: '0',
     ...env,

@@ -1,13 +1,12 @@
+import type { Server } from 'node:http';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Logger } from 'nestjs-pino';
 import { PlatformConfig } from '@app/config';
-import { bodyParserErrors, requestIdMiddleware } from '@app/observability';
+import { requestIdMiddleware } from '@app/observability';
 import { AppModule } from './app.module';
 import { InFlight } from './in-flight';
 import { mountOpenApi } from './openapi';
-
-export const BODY_LIMIT = '1mb';
 
 /** Builds the configured application without listening; main.ts and the e2e tests share it. */
 export async function createPlatformApp(
@@ -25,11 +24,10 @@ export async function createPlatformApp(
   app.use(app.get(InFlight).middleware);
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
-  app.useBodyParser('json', {
-    limit: BODY_LIMIT,
-    type: ['application/json', 'application/*+json'],
-  });
-  app.use(bodyParserErrors);
+  // Bodies are parsed after authentication (JsonBodyInterceptor, McpController), not here.
+  const server = app.getHttpServer() as Server;
+  server.headersTimeout = config.headersTimeoutMs;
+  server.requestTimeout = config.requestTimeoutMs;
   mountOpenApi(app);
   return app;
 }

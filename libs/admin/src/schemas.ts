@@ -35,6 +35,7 @@ const scopes = z
   .transform((s) => [...new Set(s)]);
 
 const perMinute = z.number().int().min(0).max(1_000_000);
+const concurrency = z.number().int().min(0).max(100_000);
 
 const tools = z
   .array(
@@ -80,7 +81,16 @@ export const UpdateTenantBody = z
     status: z.enum(TENANT_STATUSES).optional(),
     allowedOrigins: origins.optional(),
     rateLimits: z
-      .strictObject({ keyPerMinute: perMinute.optional(), tenantPerMinute: perMinute.optional() })
+      .strictObject({
+        keyPerMinute: perMinute.optional(),
+        tenantPerMinute: perMinute.optional(),
+        keyConcurrency: concurrency
+          .optional()
+          .describe('requests one credential may have in flight at once; 0: no cap'),
+        tenantConcurrency: concurrency
+          .optional()
+          .describe('requests the whole tenant may have in flight at once; 0: no cap'),
+      })
       .optional(),
   })
   .refine((b) => Object.keys(b).length > 0, {
@@ -143,6 +153,8 @@ export const TenantView = z.object({
   rateLimits: z.object({
     keyPerMinute: z.number().optional(),
     tenantPerMinute: z.number().optional(),
+    keyConcurrency: z.number().optional(),
+    tenantConcurrency: z.number().optional(),
   }),
   createdAt: timestamp,
   updatedAt: timestamp,

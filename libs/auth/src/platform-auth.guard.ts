@@ -2,6 +2,7 @@ import {
   CanActivate,
   ExecutionContext,
   ForbiddenException,
+  HttpException,
   Injectable,
   NotFoundException,
   UnauthorizedException,
@@ -10,7 +11,7 @@ import { Reflector } from '@nestjs/core';
 import type { Response } from 'express';
 import { Passport, type Strategy } from 'passport';
 import { PlatformConfig } from '@app/config';
-import { RateLimited, RateLimiter } from '@app/ratelimit';
+import { ConcurrencyLimiter, RateLimited, RateLimiter } from '@app/ratelimit';
 import { Tenant, TenantsService } from '@app/tenancy';
 import { AuthEvents } from './auth-events';
 import { bearerChallenge, resourceMetadataUrl } from './challenge';
@@ -25,7 +26,8 @@ import { JWT_STRATEGY, JwtStrategy } from './strategies/jwt.strategy';
 /**
  * The one global guard. Routes are closed unless marked @Public(); the credential's shape picks the
  * passport strategy; the route's @Authenticated(access) decides what the principal may reach; tenant
- * credentials then draw from their rate limits.
+ * credentials then draw from their rate limits and concurrency caps. It needs only the request's
+ * headers: bodies are read after it has let the request in.
  */
 @Injectable()
 export class PlatformAuthGuard implements CanActivate {
@@ -45,6 +47,7 @@ export class PlatformAuthGuard implements CanActivate {
     private readonly tenants: TenantsService,
     private readonly config: PlatformConfig,
     private readonly limiter: RateLimiter,
+    private readonly concurrency: ConcurrencyLimiter,
     private readonly events: AuthEvents,
     apiKey: ApiKeyStrategy,
     adminToken: AdminTokenStrategy,
@@ -62,7 +65,6 @@ export class PlatformAuthGuard implements CanActivate {
     const req = ctx.switchToHttp().getRequest<AuthenticatedRequest>();
     const res = ctx.switchToHttp().getResponse<Response>();
     const slug = typeof req.params.tenant === 'string' ? req.params.tenant : undefined;
-    const address = req.ip ?? req.socket.remoteAddress ?? 'unknown';
 
     try {
       // An MCP client needs to know the tenant exists before a challenge makes sense.
@@ -70,31 +72,54 @@ export class PlatformAuthGuard implements CanActivate {
         req.tenant = (await this.tenants.resolve(slug)) ?? undefined;
         if (!req.tenant) throw new NotFoundException(`tenant "${slug}" not found`);
       }
-      await this.limiter.assertAuthAllowed(res, address);
       await this.authenticate(ctx, req, slug);
       await this.authorize(access, req.user!, req, slug);
-      await this.applyRateLimits(res, req.user!, req.tenant);
+      await this.applyLimits(req, res, req.user!, req.tenant);
       return true;
     } catch (err) {
+      if (err instanceof UnauthorizedException) throw await this.refused(err, access, req, res);
       if (err instanceof RateLimited) this.events.rateLimited(err.limit);
-      if (err instanceof UnauthorizedException) {
-        res.setHeader('WWW-Authenticate', this.challenge(access, slug));
-        await this.limiter.recordAuthFailure(address);
-        // A refusal on a known tenant's route belongs in that tenant's audit log.
-        if (!req.tenant && slug !== undefined) {
-          req.tenant = (await this.tenants.resolve(slug).catch(() => null)) ?? undefined;
-        }
-        this.events.credentialRefused({
-          tenant: req.tenant,
-          reason: refusalReason(err),
-          message: err.message,
-          address,
-          requestId: res.getHeader('X-Request-Id') as string | undefined,
-          route: (req.route as { path?: string } | undefined)?.path ?? req.path,
-        });
-      }
       throw err;
     }
+  }
+
+  /**
+   * What a refused credential is answered with: a 401 with its challenge, or a 429 once the client
+   * address has had too many refusals. A request without any credential is not a refusal (it is
+   * how an MCP client asks for its challenge) and counts for nothing.
+   */
+  private async refused(
+    err: UnauthorizedException,
+    access: Access,
+    req: AuthenticatedRequest,
+    res: Response,
+  ): Promise<HttpException> {
+    const slug = typeof req.params.tenant === 'string' ? req.params.tenant : undefined;
+    const address = req.ip ?? req.socket.remoteAddress ?? 'unknown';
+    const reason = refusalReason(err);
+    if (reason !== 'missing') {
+      const admin = extractCredential(req)?.kind === 'admin-token';
+      const limited = await this.limiter.recordAuthFailure(address, admin);
+      if (limited) {
+        res.setHeader('Retry-After', String(limited.retryAfter));
+        this.events.rateLimited(limited.limit);
+        return limited;
+      }
+    }
+    res.setHeader('WWW-Authenticate', this.challenge(access, slug));
+    // A refusal on a known tenant's route belongs in that tenant's audit log.
+    if (!req.tenant && slug !== undefined) {
+      req.tenant = (await this.tenants.resolve(slug).catch(() => null)) ?? undefined;
+    }
+    this.events.credentialRefused({
+      tenant: reason === 'missing' ? undefined : req.tenant,
+      reason,
+      message: err.message,
+      address,
+      requestId: res.getHeader('X-Request-Id') as string | undefined,
+      route: (req.route as { path?: string } | undefined)?.path ?? req.path,
+    });
+    return err;
   }
 
   private async authenticate(
@@ -200,7 +225,9 @@ export class PlatformAuthGuard implements CanActivate {
     }
   }
 
-  private async applyRateLimits(
+  /** Tenant credentials draw from their rate limits and take in-flight slots. */
+  private async applyLimits(
+    req: AuthenticatedRequest,
     res: Response,
     principal: Principal,
     tenant: Tenant | undefined,
@@ -219,6 +246,12 @@ export class PlatformAuthGuard implements CanActivate {
       principal.id,
       principal.rateLimitPerMinute ?? limits?.keyPerMinute ?? this.config.rateLimitKeyPerMinute,
     );
+    // An event stream lasts as long as its session; sessions have caps of their own.
+    if (req.method === 'GET') return;
+    this.concurrency.acquire(res, tenant.id, principal.id, {
+      tenant: limits?.tenantConcurrency ?? this.config.maxInFlightPerTenant,
+      key: limits?.keyConcurrency ?? this.config.maxInFlightPerKey,
+    });
   }
 
   private challenge(access: Access, slug: string | undefined): string {

@@ -10,6 +10,7 @@ import {
   JSONRPCMessageSchema,
   SUPPORTED_PROTOCOL_VERSIONS,
 } from '@modelcontextprotocol/sdk/types.js';
+import type { IncomingMessage } from 'node:http';
 import type { Response } from 'express';
 import {
   Authenticated,
@@ -19,6 +20,7 @@ import {
   resourceMetadataUrl,
 } from '@app/auth';
 import { PlatformConfig } from '@app/config';
+import { BodyRefused, createJsonBodyReader, ReadsOwnBody } from '@app/observability';
 import { Tenant, ToolGrantsService } from '@app/tenancy';
 import { decideToolAccess, ToolRegistry } from '@app/tools';
 import {
@@ -35,13 +37,21 @@ import {
   writeJson,
 } from './jsonrpc';
 import { McpServerFactory } from './mcp-server.factory';
+import { peekMethod } from './peek-method';
 import { McpSession, SessionRef, SessionStore } from './session-store';
 import { SharedServers } from './shared-servers';
 import { ToolCallRecorder } from './tool-call-recorder';
 
-type McpRequest = AuthenticatedRequest & { auth?: AuthInfo; tenant: Tenant; user: Principal };
+type McpRequest = AuthenticatedRequest & {
+  auth?: AuthInfo;
+  tenant: Tenant;
+  user: Principal;
+  /** Size of the JSON body as received, once read. */
+  bodyBytes?: number;
+};
 
 const SESSION_HEADER = 'mcp-session-id';
+const JSONRPC_INVALID_PARAMS = -32602;
 
 /**
  * The hosted MCP endpoint of each tenant. The global guard has already resolved the tenant and
@@ -49,8 +59,11 @@ const SESSION_HEADER = 'mcp-session-id';
  */
 @ApiExcludeController()
 @Authenticated('tenant-member')
+@ReadsOwnBody()
 @Controller('t/:tenant')
 export class McpController {
+  private readonly readBody: ReturnType<typeof createJsonBodyReader>;
+
   constructor(
     private readonly config: PlatformConfig,
     private readonly factory: McpServerFactory,
@@ -59,10 +72,25 @@ export class McpController {
     private readonly grants: ToolGrantsService,
     private readonly recorder: ToolCallRecorder,
     private readonly shared: SharedServers,
-  ) {}
+  ) {
+    this.readBody = createJsonBodyReader({
+      timeoutMs: config.requestTimeoutMs,
+      inspect: (raw, req: IncomingMessage & { bodyBytes?: number }) => {
+        req.bodyBytes = raw.length;
+        // No request but a tools/call carries much, and none may carry more than the largest
+        // argument cap: refused from the bytes, before parsing costs anything. Responses (to
+        // sampling, say) have no method and may be larger.
+        const largest = registry.largestArgumentBytes();
+        if (raw.length > largest && peekMethod(raw) !== null) {
+          throw new BodyRefused(413, JSONRPC_INVALID_PARAMS, tooLarge(raw.length, largest));
+        }
+      },
+    });
+  }
 
   @Post('mcp')
   async post(@Req() req: McpRequest, @Res() res: Response): Promise<void> {
+    if (!(await this.receive(req, res))) return;
     if (!(await this.precheck(req, res))) return;
     const json = isJsonBody(req);
     if (this.config.mcpStateless) {
@@ -123,6 +151,7 @@ export class McpController {
   /** Legacy HTTP+SSE transport: client-to-server messages. */
   @Post('messages')
   async messages(@Req() req: McpRequest, @Res() res: Response): Promise<void> {
+    if (!(await this.receive(req, res))) return;
     if (!(await this.precheck(req, res))) return;
     const sessionId = typeof req.query.sessionId === 'string' ? req.query.sessionId : '';
     const session = this.sessionFor(req, res, sessionId, 'sse');
@@ -161,6 +190,16 @@ export class McpController {
     );
   }
 
+  /** Reads the JSON body, now that the request is authenticated; answers refusals itself. */
+  private async receive(req: McpRequest, res: Response): Promise<boolean> {
+    const outcome = await this.readBody(req, res);
+    if (outcome.ok) return true;
+    if (!outcome.gone && !res.headersSent) {
+      sendJsonRpcError(res, outcome.status, outcome.code, outcome.message);
+    }
+    return false;
+  }
+
   /**
    * Checks that do not need the SDK: batches are refused, and a `tools/call` the principal lacks
    * scopes for is answered with HTTP 403 and a step-up challenge, decided by the same ToolPolicy
@@ -179,6 +218,15 @@ export class McpController {
     this.attachAuth(req);
     if (isToolsCall(req.body)) {
       const tool = this.registry.get(req.body.params.name);
+      if (tool && req.bodyBytes !== undefined && req.bodyBytes > tool.limits.maxBytes) {
+        sendJsonRpcError(
+          res,
+          413,
+          JSONRPC_INVALID_PARAMS,
+          tooLarge(req.bodyBytes, tool.limits.maxBytes, tool.name),
+        );
+        return false;
+      }
       const decision = decideToolAccess(req.user, tool, await this.grants.forTenant(req.tenant.id));
       if (decision.kind === 'insufficient_scope') {
         this.recorder.record({
@@ -384,4 +432,11 @@ export class McpController {
       lastSeen: Date.now(),
     };
   }
+}
+
+function tooLarge(bytes: number, limit: number, tool?: string): string {
+  const what = tool
+    ? `a tools/call of ${tool} may take at most ${limit} bytes (its argument limit)`
+    : `no request may take more than ${limit} bytes (the largest tool-argument limit)`;
+  return `Invalid params: the request is ${bytes} bytes; ${what}: send smaller arguments`;
 }

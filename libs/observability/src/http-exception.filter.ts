@@ -5,10 +5,11 @@ import {
   HttpException,
   HttpStatus,
   Logger,
+  Optional,
 } from '@nestjs/common';
 import type { Response } from 'express';
 import { STATUS_CODES } from 'node:http';
-import { isDatabaseUnavailable } from '@app/database';
+import { DatabaseHealth, isDatabaseUnavailable } from '@app/database';
 
 /** http-errors style errors carry a status and say whether their message is safe to show. */
 interface StatusError {
@@ -26,7 +27,8 @@ function defaultMessage(status: number): string {
 @Catch()
 export class HttpExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('HttpException');
-  private lastOutageLog = 0;
+
+  constructor(@Optional() private readonly database?: DatabaseHealth) {}
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const res = host.switchToHttp().getResponse<Response>();
@@ -66,11 +68,9 @@ export class HttpExceptionFilter implements ExceptionFilter {
       return { status: exception.getStatus(), message, extra };
     }
     if (isDatabaseUnavailable(exception)) {
-      // One line per few seconds, not one per refused request, while the outage lasts.
-      if (Date.now() - this.lastOutageLog > 5_000) {
-        this.lastOutageLog = Date.now();
-        this.logger.warn(`database unavailable (answering 503): ${(exception as Error).message}`);
-      }
+      // Not logged here: DatabaseHealth writes one line when the outage starts and one when it
+      // ends, with the number of requests refused meanwhile.
+      this.database?.unavailable(exception);
       return {
         status: HttpStatus.SERVICE_UNAVAILABLE,
         message: 'the database is unavailable; retry in a few seconds',

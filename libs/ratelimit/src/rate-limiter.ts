@@ -12,12 +12,20 @@ import { BucketResult, BucketStore, MemoryBucketStore } from './token-bucket';
 
 const MINUTE = 60_000;
 
-export type LimitName = 'key' | 'tenant' | 'auth-failures';
+export type LimitName =
+  | 'key'
+  | 'tenant'
+  | 'auth-failures'
+  | 'admin-auth-failures'
+  | 'tenant-concurrency'
+  | 'key-concurrency';
 
 export class RateLimited extends HttpException {
   constructor(
     readonly limit: LimitName,
     message: string,
+    /** Seconds, for a Retry-After header the thrower has not set itself. */
+    readonly retryAfter?: number,
   ) {
     super(message, HttpStatus.TOO_MANY_REQUESTS);
   }
@@ -58,26 +66,27 @@ export class RateLimiter implements OnApplicationShutdown {
     }
   }
 
-  /** Refuses a client address that has used up its failed-authentication allowance. */
-  async assertAuthAllowed(res: Response, address: string): Promise<void> {
-    const perMinute = this.config.authFailuresPerMinute;
-    if (perMinute <= 0) return;
-    const spec = { limit: perMinute, windowMs: MINUTE };
-    const tokens = await this.safely(() => this.store.peek(`auth-failures:${address}`, spec));
-    if (tokens === undefined || tokens >= 1) return;
-    const retry = Math.ceil((1 - tokens) / (perMinute / MINUTE) / 1000);
-    res.setHeader('Retry-After', String(retry));
-    throw new RateLimited(
-      'auth-failures',
-      `too many failed authentications from this address; retry in ${retry} s`,
+  /**
+   * Counts a presented credential that was refused, per client address (platform-admin tokens in
+   * a bucket of their own). Returns the 429 to answer instead of the 401 once the address is past
+   * its allowance. Only refusals count and only refusals are limited: a valid credential from the
+   * same address is never turned away.
+   */
+  async recordAuthFailure(address: string, admin: boolean): Promise<RateLimited | undefined> {
+    const limit: LimitName = admin ? 'admin-auth-failures' : 'auth-failures';
+    const perMinute = admin
+      ? this.config.adminAuthFailuresPerMinute
+      : this.config.authFailuresPerMinute;
+    if (perMinute <= 0) return undefined;
+    const result = await this.safely(() =>
+      this.store.take(`${limit}:${address}`, { limit: perMinute, windowMs: MINUTE }),
     );
-  }
-
-  async recordAuthFailure(address: string): Promise<void> {
-    const perMinute = this.config.authFailuresPerMinute;
-    if (perMinute <= 0) return;
-    await this.safely(() =>
-      this.store.take(`auth-failures:${address}`, { limit: perMinute, windowMs: MINUTE }),
+    if (!result || result.allowed) return undefined;
+    const retry = Math.max(1, Math.ceil(result.retryAfterMs / 1000));
+    return new RateLimited(
+      limit,
+      `too many refused ${admin ? 'admin tokens' : 'credentials'} from this address; retry in ${retry} s (valid credentials are not affected)`,
+      retry,
     );
   }
 

@@ -1,6 +1,10 @@
 import { Global, Module } from '@nestjs/common';
+import { ConcurrencyLimiter } from './concurrency-limiter';
 import { RateLimiter } from './rate-limiter';
 
 @Global()
-@Module({ providers: [RateLimiter], exports: [RateLimiter] })
+@Module({
+  providers: [RateLimiter, ConcurrencyLimiter],
+  exports: [RateLimiter, ConcurrencyLimiter],
+})
 export class RateLimitModule {}

@@ -57,17 +57,6 @@ export class RedisBucketStore implements BucketStore {
     return bucketResult(Number(tokens), allowed === 1, spec);
   }
 
-  async peek(key: string, spec: BucketSpec): Promise<number> {
-    const [, tokens] = await this.redis.bucketTake(
-      `mcp:rl:${key}`,
-      spec.limit,
-      spec.limit / spec.windowMs,
-      Date.now(),
-      0,
-    );
-    return Number(tokens);
-  }
-
   async close(): Promise<void> {
     this.redis.disconnect();
     return Promise.resolve();

@@ -16,8 +16,6 @@ export interface BucketSpec {
 
 export interface BucketStore {
   take(key: string, spec: BucketSpec, cost?: number): Promise<BucketResult>;
-  /** Tokens available now, without taking any. */
-  peek(key: string, spec: BucketSpec): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -47,10 +45,6 @@ export class MemoryBucketStore implements BucketStore {
     const left = allowed ? tokens - cost : tokens;
     this.buckets.set(key, { tokens: left, at: this.now() });
     return Promise.resolve(bucketResult(left, allowed, spec));
-  }
-
-  peek(key: string, spec: BucketSpec): Promise<number> {
-    return Promise.resolve(this.refill(key, spec));
   }
 
   close(): Promise<void> {

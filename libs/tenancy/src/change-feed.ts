@@ -13,7 +13,7 @@ import type { ChangeBus } from './change-bus';
  * missed), or an MCP session ended through another replica.
  */
 export type TenancyChange =
-  | { kind: 'tenant'; tenantId: string; slug: string }
+  | { kind: 'tenant'; tenantId: string; slug: string; deleted?: boolean }
   | { kind: 'key'; tenantId: string; keyId: string }
   | { kind: 'grants'; tenantId: string }
   | { kind: 'session-ended'; sessionId: string }

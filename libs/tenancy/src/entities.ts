@@ -18,11 +18,21 @@ export interface TenantJwtSettings {
   algorithms?: string[];
 }
 
+export interface TenantRateLimits {
+  keyPerMinute?: number;
+  tenantPerMinute?: number;
+  keyConcurrency?: number;
+  tenantConcurrency?: number;
+}
+
 export interface TenantSettings {
   /** Browser origins allowed to call the MCP endpoint, in addition to the platform's list. */
   allowedOrigins?: string[];
-  /** Requests per minute; absent uses the platform defaults, 0 turns a limit off. */
-  rateLimits?: { keyPerMinute?: number; tenantPerMinute?: number };
+  /**
+   * Requests per minute and requests in flight at once; absent uses the platform defaults, 0
+   * turns a limit off.
+   */
+  rateLimits?: TenantRateLimits;
   /** The tenant's own identity provider, for JWT bearer tokens. */
   auth?: { jwt?: TenantJwtSettings };
 }

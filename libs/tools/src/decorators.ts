@@ -2,6 +2,7 @@ import { SetMetadata } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
 import type { ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
 import type { z } from 'zod';
+import type { ToolArgumentLimits } from '@app/config';
 
 /** A scope is `resource:action`, e.g. `notes:read`. */
 export type ScopeName = `${string}:${string}`;
@@ -14,6 +15,12 @@ export interface McpToolOptions {
   input: z.ZodObject;
   output?: z.ZodObject;
   annotations?: ToolAnnotations;
+  /**
+   * This tool's own caps on its arguments, over the platform defaults (MAX_ARGUMENT_BYTES,
+   * MAX_ARGUMENT_ELEMENTS, MAX_ARGUMENT_DEPTH). maxDepth may not exceed MAX_JSON_DEPTH (64) nor
+   * maxBytes the 1 MiB body limit; checked at boot.
+   */
+  limits?: Partial<ToolArgumentLimits>;
 }
 
 /** Marks a provider method as an MCP tool. Found at boot by the ToolRegistry. */

@@ -1,3 +1,4 @@
+export * from './argument-limits';
 export * from './decorators';
 export * from './tool-context';
 export * from './tool-policy';

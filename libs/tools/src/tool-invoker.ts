@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { z } from 'zod';
 import { describeTextProblem, findUnstorableText, isDatabaseUnavailable } from '@app/database';
+import { checkArgumentShape } from './argument-limits';
 import { ToolContext, ToolInputError } from './tool-context';
 import type { ToolDefinition } from './tool-registry';
 
@@ -36,6 +37,12 @@ export async function invokeTool(
   args: unknown,
   ctx: ToolContext,
 ): Promise<CallToolResult> {
+  // The caps first, so nothing walks deeper or longer than the tool allows (findUnstorableText and
+  // zod would). Over-cap arguments are the caller's mistake like any invalid argument, and the MCP
+  // specification has invalid arguments reported as tool errors the model can read and correct,
+  // not as protocol errors; so they come back the same way as a failed schema check.
+  const tooBig = checkArgumentShape(args, tool.limits);
+  if (tooBig) return toolError(`invalid arguments for ${tool.name}: ${tooBig}`);
   const problem = findUnstorableText(args);
   if (problem)
     return toolError(`invalid arguments for ${tool.name}: ${describeTextProblem(problem)}`);

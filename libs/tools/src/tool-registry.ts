@@ -3,7 +3,8 @@ import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { TENANT_ADMIN_SCOPE } from '@app/auth';
-import { PlatformConfig } from '@app/config';
+import { loadConfig, PlatformConfig, type ToolArgumentLimits } from '@app/config';
+import { resolveArgumentLimits } from './argument-limits';
 import { McpTool, McpToolOptions, REQUIRED_SCOPES } from './decorators';
 import type { ToolContext } from './tool-context';
 
@@ -14,6 +15,8 @@ export interface ToolDefinition {
   readonly requiredScopes: readonly string[];
   readonly input: z.ZodObject;
   readonly output?: z.ZodObject;
+  /** Caps on the arguments: the config's defaults with the tool's own `limits` on top. */
+  readonly limits: ToolArgumentLimits;
   /** The `tools/list` entry, JSON Schemas included, computed once at boot. */
   readonly listEntry: Tool;
   readonly handler: (args: unknown, ctx: ToolContext) => Promise<unknown>;
@@ -33,13 +36,22 @@ function jsonSchema(schema: z.ZodObject): Tool['inputSchema'] {
 export class ToolRegistry implements OnModuleInit {
   private tools = new Map<string, ToolDefinition>();
   private scopeCatalog: readonly string[] = [TENANT_ADMIN_SCOPE];
+  /** MAX_ARGUMENT_BYTES, MAX_ARGUMENT_ELEMENTS and MAX_ARGUMENT_DEPTH: every tool's defaults. */
+  private readonly defaultLimits: ToolArgumentLimits;
+  private largestBytes: number;
 
   constructor(
     private readonly discovery: DiscoveryService,
     private readonly scanner: MetadataScanner,
     private readonly reflector: Reflector,
     private readonly config: PlatformConfig,
-  ) {}
+  ) {
+    // A loaded PlatformConfig always has them; a hand-made one (a unit test's stub) may not, and
+    // then the env schema's own defaults apply.
+    const { toolArgumentLimits }: Partial<PlatformConfig> = config;
+    this.defaultLimits = toolArgumentLimits ?? loadConfig({}).toolArgumentLimits;
+    this.largestBytes = this.defaultLimits.maxBytes;
+  }
 
   onModuleInit(): void {
     const tools = new Map<string, ToolDefinition>();
@@ -71,6 +83,9 @@ export class ToolRegistry implements OnModuleInit {
     const scopes = new Set([TENANT_ADMIN_SCOPE]);
     for (const t of tools.values()) t.requiredScopes.forEach((s) => scopes.add(s));
     this.scopeCatalog = [...scopes].sort();
+    this.largestBytes = tools.size
+      ? Math.max(...[...tools.values()].map((t) => t.limits.maxBytes))
+      : this.defaultLimits.maxBytes;
   }
 
   private define(
@@ -93,6 +108,7 @@ export class ToolRegistry implements OnModuleInit {
       requiredScopes: Object.freeze([...new Set(requiredScopes)].sort()),
       input: o.input,
       output: o.output,
+      limits: resolveArgumentLimits(this.defaultLimits, o.limits, o.name),
       listEntry: Object.freeze(listEntry),
       handler: (args: unknown, ctx: ToolContext) => Promise.resolve(fn(args, ctx)),
     });
@@ -108,6 +124,17 @@ export class ToolRegistry implements OnModuleInit {
 
   names(): string[] {
     return [...this.tools.keys()];
+  }
+
+  /**
+   * The largest effective `maxBytes` of any tool (MAX_ARGUMENT_BYTES when there are none),
+   * computed at boot: a `tools/call` body longer than this can be refused before it is parsed,
+   * whatever tool it names. Known once the tools are discovered (onModuleInit): before that, in a
+   * constructor, it is only MAX_ARGUMENT_BYTES, so read it when a request comes, not at
+   * construction.
+   */
+  largestArgumentBytes(): number {
+    return this.largestBytes;
   }
 
   /** Every scope a key or token can usefully hold: the tools' scopes plus tenant:admin. */

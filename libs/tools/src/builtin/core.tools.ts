@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { z } from 'zod';
 import { McpTool } from '../decorators';
 import type { ToolContext } from '../tool-context';
+import { LONG_TEXT_LIMITS, LONG_TEXT_MAX } from './long-text';
 
 const WhoamiOutput = z.object({
   tenant: z.string(),
@@ -11,7 +12,7 @@ const WhoamiOutput = z.object({
   tools: z.array(z.string()).nullable(),
 });
 
-const EchoInput = z.object({ text: z.string().max(100_000).describe('Text to send back') });
+const EchoInput = z.object({ text: z.string().max(LONG_TEXT_MAX).describe('Text to send back') });
 
 @Injectable()
 export class CoreTools {
@@ -40,6 +41,7 @@ export class CoreTools {
     description: 'Returns its `text` argument unchanged.',
     input: EchoInput,
     annotations: { readOnlyHint: true, openWorldHint: false },
+    limits: LONG_TEXT_LIMITS,
   })
   echo({ text }: z.infer<typeof EchoInput>): string {
     return text;

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { decodeCursor } from '@app/database';
 import { McpTool, RequireScopes } from '../decorators';
 import { type ToolContext, ToolInputError } from '../tool-context';
+import { LONG_TEXT_LIMITS, LONG_TEXT_MAX } from './long-text';
 import { Note } from './note.entity';
 import { NotesService } from './notes.service';
 
@@ -20,7 +21,11 @@ const noControl = (s: string) => !s.includes('\u0000');
 
 const CreateInput = z.object({
   title: z.string().trim().min(1).max(200).refine(noControl, 'must not contain NUL characters'),
-  body: z.string().max(100_000).refine(noControl, 'must not contain NUL characters').default(''),
+  body: z
+    .string()
+    .max(LONG_TEXT_MAX)
+    .refine(noControl, 'must not contain NUL characters')
+    .default(''),
 });
 const ListInput = z.object({
   limit: z.number().int().min(1).max(100).default(20),
@@ -49,6 +54,7 @@ export class NotesTools {
     input: CreateInput,
     output: NoteOut,
     annotations: { readOnlyHint: false, destructiveHint: false, openWorldHint: false },
+    limits: LONG_TEXT_LIMITS,
   })
   @RequireScopes('notes:write')
   async create(args: z.infer<typeof CreateInput>, ctx: ToolContext) {
