@@ -8,6 +8,9 @@
  *   npm run bench -- --scale        scale figures only (RSS with idle sessions, tools/list
  *                                   latency, API-key verification with 1 vs many tenants)
  *   npm run bench -- --all          both
+ *   npm run bench -- --noisy        the noisy-neighbour figure only (also part of the default run):
+ *                                   tenant B's `add` latency alone and while tenant A sends 1 MiB
+ *                                   arguments as fast as it can
  *
  * Environment: BENCH_DURATION (s per measured run), BENCH_WARMUP (s), BENCH_ROUNDS,
  * BENCH_CONNECTIONS, BENCH_TENANTS (extra tenants for the auth figure, inserted with SQL; default
@@ -66,15 +69,16 @@ if (require.main === module && (has('--help') || has('-h'))) {
 }
 if (require.main === module) {
   for (const a of argv) {
-    if (!['--quick', '--scale', '--all'].includes(a)) {
-      process.stderr.write(`unknown argument ${a} (expected --quick, --scale, --all)\n`);
+    if (!['--quick', '--scale', '--all', '--noisy'].includes(a)) {
+      process.stderr.write(`unknown argument ${a} (expected --quick, --scale, --all, --noisy)\n`);
       process.exit(2);
     }
   }
 }
 const QUICK = has('--quick');
-const RUN_LOAD = has('--all') || !has('--scale');
+const RUN_LOAD = has('--all') || (!has('--scale') && !has('--noisy'));
 const RUN_SCALE = has('--all') || has('--scale');
+const RUN_NOISY = RUN_LOAD || has('--noisy');
 const DATABASE_URL = process.env.DATABASE_URL || undefined;
 
 function envNumber(name, fallback, { min = 0 } = {}) {
@@ -691,7 +695,7 @@ function cannon(opts) {
  * autocannon; every request gets a unique JSON-RPC id ("[<id>]" in the body). Non-2xx, socket
  * errors, timeouts and 2xx responses whose body fails `check` all count as errors.
  */
-async function load({ url, headers, body, duration, requests, check, connections = CONFIG.connections }) {
+async function load({ url, headers, body, duration, requests, check, connections = CONFIG.connections, overallRate }) {
   let wrongBodies = 0;
   let wrongSample;
   let non2xxSample;
@@ -716,6 +720,7 @@ async function load({ url, headers, body, duration, requests, check, connections
     connections,
     duration,
     timeout: 10,
+    ...(overallRate ? { overallRate } : {}),
   });
   const ok = (r['2xx'] || 0) - wrongBodies;
   const errors = (r.errors || 0) + (r.non2xx || 0) + wrongBodies;
@@ -816,6 +821,113 @@ async function loadComparison() {
     summary.push(ref, plat);
   }
   return { runs, summary, verified };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Part 1b: the noisy neighbour
+
+const NOISY = {
+  victimConnections: 8,
+  victimRate: 400,
+  attackerConnections: 16,
+};
+
+/**
+ * Tenant B's `add` latency at a steady 400 req/s, alone and while tenant A (another key, another
+ * tenant, same process) sends ~1 MiB `tools/call` bodies as fast as 16 connections can, from a
+ * process of its own. The platform runs with its default limits (concurrency caps, argument
+ * caps) except the per-minute rate limits, which stay out of reach as in the load comparison, so
+ * what contains A is its cost being bounded, not a rate limit. Rounds alternate alone/attacked.
+ */
+async function noisyNeighbour() {
+  log('\n== noisy neighbour ==');
+  const platform = await startPlatform('noisy', { stateless: true });
+  const [a, b] = [`a${RUN_ID}-noisy`, `b${RUN_ID}-noisy`];
+  await createTenant(platform.url, a);
+  await createTenant(platform.url, b);
+  const keyA = await createKey(platform.url, a, ['math:use']);
+  const keyB = await createKey(platform.url, b, ['math:use']);
+  const victim = { url: `${platform.url}/t/${b}/mcp`, headers: { authorization: `Bearer ${keyB}` } };
+  await verifyAdd('noisy victim', victim.url, victim.headers);
+  const driveVictim = (seconds) =>
+    load({
+      ...victim,
+      body: ADD_BODY,
+      duration: seconds,
+      check: isAdd42,
+      connections: NOISY.victimConnections,
+      overallRate: NOISY.victimRate,
+    });
+  const attack = (seconds) =>
+    new Promise((resolve, reject) => {
+      const child = spawn(
+        process.execPath,
+        [path.join(__dirname, 'attacker.js'), `${platform.url}/t/${a}/mcp`, keyA, String(NOISY.attackerConnections), String(seconds)],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      const entry = { name: 'attacker', child };
+      children.add(entry);
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.on('exit', (code) => {
+        children.delete(entry);
+        if (code === 0) resolve(JSON.parse(out));
+        else reject(new Error(`attacker exited with ${code}`));
+      });
+    });
+  if (CONFIG.warmup > 0) await driveVictim(CONFIG.warmup);
+  const runs = [];
+  for (let round = 1; round <= CONFIG.rounds; round++) {
+    const order = round % 2 === 1 ? ['alone', 'attacked'] : ['attacked', 'alone'];
+    for (const phase of order) {
+      let r;
+      let attacker;
+      if (phase === 'alone') r = await driveVictim(CONFIG.duration);
+      else {
+        // The attacker starts first and outlasts the measurement on both sides.
+        const attacking = attack(CONFIG.duration + 4);
+        await sleep(2000);
+        r = await driveVictim(CONFIG.duration);
+        attacker = await attacking;
+      }
+      log(
+        `round ${round} ${phase}: B p50 ${r.p50} ms, p99 ${r.p99} ms, ${r.rps.toFixed(0)} req/s, errors ${r.errors}` +
+          (attacker ? `; A sent ${attacker.rps.toFixed(0)} req/s, statuses ${JSON.stringify(attacker.statuses)}` : ''),
+      );
+      runs.push({ round, phase, ...r, ...(attacker ? { attacker } : {}) });
+    }
+  }
+  await verifyAdd('noisy victim (after)', victim.url, victim.headers);
+  await platform.stop();
+  const summarize = (phase) => {
+    const rs = runs.filter((r) => r.phase === phase);
+    return {
+      phase,
+      p50: mean(rs.map((r) => r.p50)),
+      p99: mean(rs.map((r) => r.p99)),
+      rps: mean(rs.map((r) => r.rps)),
+      errors: rs.reduce((n, r) => n + r.errors, 0),
+    };
+  };
+  const alone = summarize('alone');
+  const attacked = summarize('attacked');
+  const attackers = runs.filter((r) => r.attacker).map((r) => r.attacker);
+  return {
+    config: NOISY,
+    runs,
+    alone,
+    attacked,
+    p99Ratio: attacked.p99 / alone.p99,
+    p50Ratio: attacked.p50 / alone.p50,
+    attacker: {
+      bodyBytes: attackers[0]?.bodyBytes,
+      rps: mean(attackers.map((x) => x.rps)),
+      statuses: attackers.reduce((acc, x) => {
+        for (const [k, v] of Object.entries(x.statuses)) acc[k] = (acc[k] ?? 0) + v;
+        return acc;
+      }, {}),
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1233,6 +1345,23 @@ function printLoad(load) {
   );
 }
 
+function printNoisy(n) {
+  const rows = [
+    ['B alone', fmt(n.alone.p50, 1), fmt(n.alone.p99, 1), fmt(n.alone.rps, 0), n.alone.errors, ''],
+    ['B while A attacks', fmt(n.attacked.p50, 1), fmt(n.attacked.p99, 1), fmt(n.attacked.rps, 0), n.attacked.errors, fmt(n.p99Ratio, 2)],
+  ];
+  const statuses = Object.entries(n.attacker.statuses)
+    .map(([k, v]) => `${v} × ${k}`)
+    .join(', ');
+  process.stdout.write(
+    `\nnoisy neighbour — tenant B: tools/call add at ${n.config.victimRate} req/s over ${n.config.victimConnections} connections; ` +
+      `tenant A: ${fmt(n.attacker.bodyBytes / 1024, 0)} KiB tools/call bodies, ${n.config.attackerConnections} connections, ` +
+      `as fast as it can (${fmt(n.attacker.rps, 0)} req/s: ${statuses}); latencies in ms; target B p99 attacked ÷ alone ≤ 2\n\n` +
+      table(['tenant B', 'p50', 'p99', 'req/s', 'errors', 'p99 ÷ alone'], rows, ['l', 'r', 'r', 'r', 'r', 'r']) +
+      '\n',
+  );
+}
+
 function printScale(s) {
   const rows = [];
   const failed = (label, f) => rows.push([label, 'failed', String(f.error).split('\n')[0].slice(0, 160)]);
@@ -1353,12 +1482,14 @@ async function main() {
     git: gitInfo(),
   };
   if (RUN_LOAD) results.load = await loadComparison();
+  if (RUN_NOISY) results.noisy = await noisyNeighbour();
   if (RUN_SCALE) results.scale = await scaleFigures();
   await cleanup();
   results.finishedAt = new Date().toISOString();
   results.machine.loadAverageAtEnd = os.loadavg().map((n) => round(n));
   results.totalSeconds = round((performance.now() - t0) / 1000, 1);
   if (results.load) printLoad(results.load);
+  if (results.noisy) printNoisy(results.noisy);
   if (results.scale) printScale(results.scale);
   const failures = [];
   (function collect(node, at) {

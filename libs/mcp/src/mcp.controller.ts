@@ -50,6 +50,8 @@ type McpRequest = AuthenticatedRequest & {
   bodyBytes?: number;
 };
 
+type BodyReader = ReturnType<typeof createJsonBodyReader>;
+
 const SESSION_HEADER = 'mcp-session-id';
 const JSONRPC_INVALID_PARAMS = -32602;
 
@@ -62,7 +64,13 @@ const JSONRPC_INVALID_PARAMS = -32602;
 @ReadsOwnBody()
 @Controller('t/:tenant')
 export class McpController {
-  private readonly readBody: ReturnType<typeof createJsonBodyReader>;
+  /** Requests outside a session: none may carry more than the largest tool-argument limit. */
+  private readonly readRequest: BodyReader;
+  /**
+   * Messages inside a session may be responses to the server's own requests (sampling, say),
+   * larger than any request; a request among them is still held to the argument limit.
+   */
+  private readonly readSessionMessage: BodyReader;
 
   constructor(
     private readonly config: PlatformConfig,
@@ -73,52 +81,64 @@ export class McpController {
     private readonly recorder: ToolCallRecorder,
     private readonly shared: SharedServers,
   ) {
-    this.readBody = createJsonBodyReader({
+    const measure = (raw: Buffer, req: IncomingMessage & { bodyBytes?: number }) => {
+      req.bodyBytes = raw.length;
+    };
+    const refuse = (bytes: number, limit: number) =>
+      new BodyRefused(413, JSONRPC_INVALID_PARAMS, tooLarge(bytes, limit));
+    this.readRequest = createJsonBodyReader({
       timeoutMs: config.requestTimeoutMs,
-      inspect: (raw, req: IncomingMessage & { bodyBytes?: number }) => {
-        req.bodyBytes = raw.length;
-        // No request but a tools/call carries much, and none may carry more than the largest
-        // argument cap: refused from the bytes, before parsing costs anything. Responses (to
-        // sampling, say) have no method and may be larger.
+      limit: () => registry.largestArgumentBytes(),
+      tooLarge: refuse,
+      inspect: measure,
+    });
+    this.readSessionMessage = createJsonBodyReader({
+      timeoutMs: config.requestTimeoutMs,
+      inspect: (raw, req) => {
+        measure(raw, req);
+        // Judged from the bytes, before parsing costs anything: a response has no method.
         const largest = registry.largestArgumentBytes();
-        if (raw.length > largest && peekMethod(raw) !== null) {
-          throw new BodyRefused(413, JSONRPC_INVALID_PARAMS, tooLarge(raw.length, largest));
-        }
+        if (raw.length > largest && peekMethod(raw) !== null) throw refuse(raw.length, largest);
       },
     });
   }
 
   @Post('mcp')
   async post(@Req() req: McpRequest, @Res() res: Response): Promise<void> {
-    if (!(await this.receive(req, res))) return;
+    const sessionId = this.config.mcpStateless ? undefined : req.headers[SESSION_HEADER];
+    if (typeof sessionId !== 'string') {
+      if (!(await this.receive(req, res, this.readRequest))) return;
+      if (!(await this.precheck(req, res))) return;
+      if (this.config.mcpStateless) {
+        return isJsonBody(req) ? this.serveDirect(req, res) : this.serveStateless(req, res);
+      }
+      if (!isInitializeRequest(req.body)) {
+        return sendJsonRpcError(
+          res,
+          400,
+          JSONRPC_INVALID_REQUEST,
+          'Bad Request: no Mcp-Session-Id header; start with an initialize request',
+        );
+      }
+      return this.startSession(req, res);
+    }
+    // The session is found (or not) from the headers, before the body is read.
+    const session = this.sessions.find(sessionId, req.tenant.id, req.user.id);
+    const shared =
+      session || !req.is('application/json')
+        ? undefined
+        : await this.sessions.findShared(sessionId, req.tenant.id, req.user.id);
+    if (session ? session.kind !== 'streamable' : !shared) return this.sessionNotFound(res);
+    if (!(await this.receive(req, res, this.readSessionMessage))) return;
     if (!(await this.precheck(req, res))) return;
     const json = isJsonBody(req);
-    if (this.config.mcpStateless) {
-      return json ? this.serveDirect(req, res) : this.serveStateless(req, res);
+    if (!session) return this.postToSharedSession(req, res, sessionId, shared!, json);
+    if (json && isPlainRequest(req.body)) return this.serveDirect(req, res, session);
+    if (json && isCancellation(req.body)) {
+      // The request may be one the shared server is answering; it ignores ids it does not hold.
+      (await this.shared.for(req.tenant)).dispatch(req.body, { authInfo: req.auth }, session.id);
     }
-
-    const sessionId = req.headers[SESSION_HEADER];
-    if (typeof sessionId === 'string') {
-      const session = this.sessions.find(sessionId, req.tenant.id, req.user.id);
-      if (!session) return this.postToSharedSession(req, res, sessionId, json);
-      if (session.kind !== 'streamable') return this.sessionNotFound(res);
-      if (json && isPlainRequest(req.body)) return this.serveDirect(req, res, session);
-      if (json && isCancellation(req.body)) {
-        // The request may be one the shared server is answering; it ignores ids it does not hold.
-        (await this.shared.for(req.tenant)).dispatch(req.body, { authInfo: req.auth }, session.id);
-      }
-      await (session.transport as StreamableHTTPServerTransport).handleRequest(req, res, req.body);
-      return;
-    }
-    if (!isInitializeRequest(req.body)) {
-      return sendJsonRpcError(
-        res,
-        400,
-        JSONRPC_INVALID_REQUEST,
-        'Bad Request: no Mcp-Session-Id header; start with an initialize request',
-      );
-    }
-    await this.startSession(req, res);
+    await (session.transport as StreamableHTTPServerTransport).handleRequest(req, res, req.body);
   }
 
   @Get('mcp')
@@ -151,12 +171,12 @@ export class McpController {
   /** Legacy HTTP+SSE transport: client-to-server messages. */
   @Post('messages')
   async messages(@Req() req: McpRequest, @Res() res: Response): Promise<void> {
-    if (!(await this.receive(req, res))) return;
-    if (!(await this.precheck(req, res))) return;
     const sessionId = typeof req.query.sessionId === 'string' ? req.query.sessionId : '';
     const session = this.sessionFor(req, res, sessionId, 'sse');
-    if (session)
-      await (session.transport as SSEServerTransport).handlePostMessage(req, res, req.body);
+    if (!session) return;
+    if (!(await this.receive(req, res, this.readSessionMessage))) return;
+    if (!(await this.precheck(req, res))) return;
+    await (session.transport as SSEServerTransport).handlePostMessage(req, res, req.body);
   }
 
   /**
@@ -168,31 +188,27 @@ export class McpController {
     req: McpRequest,
     res: Response,
     id: string,
+    shared: SessionRef,
     json: boolean,
   ): Promise<void> {
-    const shared = json
-      ? await this.sessions.findShared(id, req.tenant.id, req.user.id)
-      : undefined;
-    if (shared && isPlainRequest(req.body)) return this.serveDirect(req, res, shared);
-    if (shared && isCancellation(req.body)) {
+    if (json && isPlainRequest(req.body)) return this.serveDirect(req, res, shared);
+    if (json && isCancellation(req.body)) {
       (await this.shared.for(req.tenant)).dispatch(req.body, { authInfo: req.auth }, id);
     }
-    if (shared && isNotification(req.body)) {
+    if (json && isNotification(req.body)) {
       res.setHeader('mcp-session-id', id);
       res.writeHead(202).end();
       return;
     }
     this.sessionNotFound(
       res,
-      shared
-        ? 'Session not found on this replica: requests that stream (progress, sampling) go to the replica holding the session; route by Mcp-Session-Id'
-        : undefined,
+      'Session not found on this replica: requests that stream (progress, sampling) go to the replica holding it; route by Mcp-Session-Id',
     );
   }
 
   /** Reads the JSON body, now that the request is authenticated; answers refusals itself. */
-  private async receive(req: McpRequest, res: Response): Promise<boolean> {
-    const outcome = await this.readBody(req, res);
+  private async receive(req: McpRequest, res: Response, read: BodyReader): Promise<boolean> {
+    const outcome = await read(req, res);
     if (outcome.ok) return true;
     if (!outcome.gone && !res.headersSent) {
       sendJsonRpcError(res, outcome.status, outcome.code, outcome.message);

@@ -32,6 +32,10 @@ export type BodyOutcome =
 export interface JsonBodyReaderOptions {
   /** Time allowed for the whole body to arrive; a trickled body is cut off after it. */
   timeoutMs: number;
+  /** Largest body in bytes (default 1 MiB), read when the request is handled. */
+  limit?: () => number;
+  /** The refusal for a body over `limit`; the default says the body is over the limit. */
+  tooLarge?: (bytes: number, limit: number) => BodyRefused;
   /** Sees the raw bytes before they are parsed; throws BodyRefused to refuse them. */
   inspect?: (raw: Buffer, req: IncomingMessage) => void;
 }
@@ -82,13 +86,34 @@ export function createJsonBodyReader(
   options: JsonBodyReaderOptions,
 ): (req: IncomingMessage, res: ServerResponse) => Promise<BodyOutcome> {
   const inspect = options.inspect;
-  const parser = json({
-    limit: BODY_LIMIT_BYTES,
-    type: ['application/json', 'application/*+json'],
-    verify: inspect ? (req, _res, buf) => inspect(buf, req) : undefined,
-  });
-  return (req, res) =>
-    new Promise<BodyOutcome>((resolve) => {
+  const parsers = new Map<number, ReturnType<typeof json>>();
+  const parserFor = (limit: number) => {
+    let parser = parsers.get(limit);
+    if (!parser) {
+      parser = json({
+        limit,
+        type: ['application/json', 'application/*+json'],
+        verify: inspect ? (req, _res, buf) => inspect(buf, req) : undefined,
+      });
+      parsers.set(limit, parser);
+    }
+    return parser;
+  };
+  const tooLarge = (bytes: number, limit: number): BodyOutcome => {
+    const refusal = options.tooLarge?.(bytes, limit);
+    return refusal
+      ? { ok: false, status: refusal.status, code: refusal.code, message: refusal.message }
+      : { ok: false, ...TOO_LARGE };
+  };
+  return (req, res) => {
+    const limit = options.limit?.() ?? BODY_LIMIT_BYTES;
+    const declared = Number(req.headers['content-length']);
+    if (declared > limit) {
+      // Refused unread; closing the connection spares reading what is still on its way.
+      res.setHeader('Connection', 'close');
+      return Promise.resolve(tooLarge(declared, limit));
+    }
+    return new Promise<BodyOutcome>((resolve) => {
       let settled = false;
       const timer = setTimeout(() => {
         if (settled) return;
@@ -112,11 +137,17 @@ export function createJsonBodyReader(
         }
         req.socket.destroy();
       }, options.timeoutMs);
-      parser(req as never, res as never, (err?: unknown) => {
+      parserFor(limit)(req as never, res as never, (err?: unknown) => {
         clearTimeout(timer);
         if (settled) return;
         settled = true;
-        resolve(err ? { ok: false, ...describe(err as ParserError) } : { ok: true });
+        const e = err as ParserError | undefined;
+        if (e?.type === 'entity.too.large') {
+          res.setHeader('Connection', 'close');
+          return resolve(tooLarge((e as { length?: number }).length ?? limit + 1, limit));
+        }
+        resolve(e ? { ok: false, ...describe(e) } : { ok: true });
       });
     });
+  };
 }
