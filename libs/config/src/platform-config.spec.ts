@@ -1,5 +1,17 @@
 import { ConfigError, loadConfig } from './platform-config';
 
+/** The ConfigError `load` throws; fails the test when it throws nothing or something else. */
+function configErrorOf(load: () => unknown): ConfigError {
+  let thrown: unknown;
+  try {
+    load();
+  } catch (e) {
+    thrown = e;
+  }
+  expect(thrown).toBeInstanceOf(ConfigError);
+  return thrown as ConfigError;
+}
+
 describe(loadConfig.name, () => {
   it('applies the documented defaults', () => {
     const sut = loadConfig({});
@@ -20,23 +32,37 @@ describe(loadConfig.name, () => {
   });
 
   it('reports one line per bad value', () => {
-    try {
+    const { problems } = configErrorOf(() =>
       loadConfig({
         PORT: 'abc',
         ADMIN_TOKEN: 'short',
         DATABASE_URL: 'mysql://x',
         MCP_STATELESS: 'maybe',
-      });
-      fail('expected a ConfigError');
-    } catch (e) {
-      expect(e).toBeInstanceOf(ConfigError);
-      const problems = (e as ConfigError).problems;
-      expect(problems).toHaveLength(4);
-      expect(problems.join('\n')).toMatch(/PORT/);
-      expect(problems.join('\n')).toMatch(/ADMIN_TOKEN: must be at least 32 characters/);
-      expect(problems.join('\n')).toMatch(/DATABASE_URL: expected a postgres: or postgresql: URL/);
-      expect(problems.join('\n')).toMatch(/MCP_STATELESS/);
-    }
+      }),
+    );
+    expect(problems).toHaveLength(4);
+    expect(problems.join('\n')).toMatch(/PORT/);
+    expect(problems.join('\n')).toMatch(/ADMIN_TOKEN: must be at least 32 characters/);
+    expect(problems.join('\n')).toMatch(/DATABASE_URL: expected a postgres: or postgresql: URL/);
+    expect(problems.join('\n')).toMatch(/MCP_STATELESS/);
+  });
+
+  it('applies the documented limits, and refuses header timeouts longer than request timeouts', () => {
+    expect(loadConfig({})).toMatchObject({
+      maxInFlightPerTenant: 64,
+      maxInFlightPerKey: 32,
+      authFailuresPerMinute: 30,
+      adminAuthFailuresPerMinute: 10,
+      toolArgumentLimits: { maxBytes: 256 * 1024, maxElements: 10_000, maxDepth: 32 },
+      requestTimeoutMs: 30_000,
+      headersTimeoutMs: 10_000,
+      databaseQueryTimeoutMs: 5_000,
+    });
+    const { problems } = configErrorOf(() =>
+      loadConfig({ HEADERS_TIMEOUT: '40', REQUEST_TIMEOUT: '30' }),
+    );
+    expect(problems).toEqual([expect.stringMatching(/^HEADERS_TIMEOUT: must not exceed/)]);
+    expect(() => loadConfig({ MAX_ARGUMENT_DEPTH: '65' })).toThrow(/MAX_ARGUMENT_DEPTH/);
   });
 
   it('refuses an ADMIN_TOKEN shaped like an API key or a JWT', () => {
@@ -53,11 +79,8 @@ describe(loadConfig.name, () => {
   });
 
   it('never echoes the rejected value of a secret', () => {
-    try {
-      loadConfig({ ADMIN_TOKEN: 'hunter2-secret' });
-      fail('expected a ConfigError');
-    } catch (e) {
-      expect((e as Error).message).not.toContain('hunter2');
-    }
+    const error = configErrorOf(() => loadConfig({ ADMIN_TOKEN: 'hunter2-secret' }));
+    expect(error.message).toMatch(/ADMIN_TOKEN/);
+    expect(error.message).not.toContain('hunter2');
   });
 });

@@ -48,6 +48,8 @@ export class PlatformConfig {
   readonly databaseQueryTimeoutMs!: number;
   /** Benchmarks only: registers this many synthetic tools (bench_tool_NNN). */
   readonly benchToolPack!: number;
+  /** Audit events held in memory while they cannot be written; the rest spill to DATA_DIR. */
+  readonly auditMemoryQueue!: number;
 }
 
 export class ConfigError extends Error {
@@ -67,6 +69,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PlatformConfig
     );
   }
   const e = parsed.data;
+  if (e.HEADERS_TIMEOUT > e.REQUEST_TIMEOUT) {
+    throw new ConfigError([
+      `HEADERS_TIMEOUT: must not exceed REQUEST_TIMEOUT (${e.REQUEST_TIMEOUT} s): headers are part of the request`,
+    ]);
+  }
   const hostForUrl = e.HOST === '0.0.0.0' || e.HOST === '::' ? 'localhost' : e.HOST;
   const config: PlatformConfig = {
     port: e.PORT,
@@ -103,6 +110,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PlatformConfig
     headersTimeoutMs: e.HEADERS_TIMEOUT * 1000,
     databaseQueryTimeoutMs: e.DB_QUERY_TIMEOUT * 1000,
     benchToolPack: e.BENCH_TOOL_PACK,
+    auditMemoryQueue: e.AUDIT_MEMORY_QUEUE,
   };
   return Object.freeze(config);
 }
