@@ -1,9 +1,12 @@
 /**
  * The embedded database process, run as `node -e` so it needs no build step and no file of its
  * own in dist/. Arguments: one JSON job (module paths resolved by the parent, data location, lock
- * file, template). It answers on IPC with `{ ready: port }` or `{ error }`, and stops when the
- * platform says so or goes away (the IPC channel closes); signals sent to the whole process group
- * (Ctrl-C, a supervisor) are left to the platform, which still needs the database to drain.
+ * file, template, the unix socket to serve on and whether its directory is temporary). It serves
+ * on that socket only, never on TCP: the parent made its directory 0700, so only the platform's
+ * OS user (and root) can connect. It answers on IPC with `{ ready: socketPath }` or `{ error }`,
+ * and stops when the platform says so or goes away (the IPC channel closes); signals sent to the
+ * whole process group (Ctrl-C, a supervisor) are left to the platform, which still needs the
+ * database to drain.
  */
 export const EMBEDDED_SERVER_SOURCE = String.raw`
 'use strict';
@@ -39,12 +42,24 @@ async function main() {
     fs.renameSync(tmp, job.dump);
     return send({ dumped: true }, () => process.exit(0));
   }
+  if (!job.socket || !job.socket.path) throw new Error('no unix socket path for the embedded database');
   if (job.lock) await takeLock(job.lock);
   const options = { extensions };
   if (job.template) options.loadDataDir = new Blob([fs.readFileSync(job.template)]);
   const db = await PGlite.create(job.location, options);
-  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 16 });
-  await server.start();
+  const socketPath = job.socket.path;
+  // A socket left by a database process that was killed (the lock above says it is gone).
+  fs.rmSync(socketPath, { force: true });
+  const server = new PGLiteSocketServer({ db, path: socketPath, maxConnections: 16 });
+  // The directory already keeps other users out; the umask keeps the socket owner-only from the
+  // moment it is bound, and the chmod says so explicitly.
+  const umask = process.umask(0o077);
+  try {
+    await server.start();
+  } finally {
+    process.umask(umask);
+  }
+  fs.chmodSync(socketPath, 0o600);
   let stopping;
   const stop = () => (stopping ??= (async () => {
     try {
@@ -52,12 +67,13 @@ async function main() {
       await db.close();
     } finally {
       if (job.lock) fs.rmSync(job.lock, { force: true });
+      fs.rmSync(job.socket.temporary ? job.socket.dir : socketPath, { recursive: true, force: true });
       process.exit(0);
     }
   })());
   process.on('message', (m) => m === 'stop' && stop());
   process.on('disconnect', stop);
-  send({ ready: server.server.address().port });
+  send({ ready: socketPath });
 }
 
 process.on('SIGINT', () => {});
