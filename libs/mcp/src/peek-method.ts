@@ -12,7 +12,7 @@ function isSpace(c: number): boolean {
 }
 
 function skipSpace(buf: Buffer, i: number): number {
-  while (i < buf.length && isSpace(buf[i]!)) i++;
+  while (i < buf.length && isSpace(buf[i])) i++;
   return i;
 }
 
@@ -34,7 +34,7 @@ function skipValue(buf: Buffer, i: number): number {
   if (c === QUOTE) return skipString(buf, i);
   if (c !== OPEN_BRACE && c !== OPEN_BRACKET) {
     while (i < buf.length) {
-      const d = buf[i]!;
+      const d = buf[i];
       if (d === COMMA || d === CLOSE_BRACE || d === CLOSE_BRACKET || isSpace(d)) return i;
       i++;
     }
@@ -42,7 +42,7 @@ function skipValue(buf: Buffer, i: number): number {
   }
   let depth = 0;
   while (i < buf.length) {
-    const d = buf[i]!;
+    const d = buf[i];
     if (d === QUOTE) {
       i = skipString(buf, i);
       if (i < 0) return -1;

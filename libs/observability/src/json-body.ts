@@ -70,6 +70,7 @@ function describe(err: ParserError): Omit<Extract<BodyOutcome, { ok: false }>, '
     case 'encoding.unsupported':
     case 'charset.unsupported':
       return { status: 415, code: -32600, message: err.message ?? 'unsupported body encoding' };
+    case undefined:
     default: {
       const status = err.status && err.status >= 400 && err.status < 500 ? err.status : 400;
       return { status, code: -32600, message: err.message ?? 'the request body could not be read' };
@@ -137,7 +138,7 @@ export function createJsonBodyReader(
         }
         req.socket.destroy();
       }, options.timeoutMs);
-      parserFor(limit)(req as never, res as never, (err?: unknown) => {
+      parserFor(limit)(req, res, (err?: unknown) => {
         clearTimeout(timer);
         if (settled) return;
         settled = true;
