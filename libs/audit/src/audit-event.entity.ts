@@ -17,4 +17,6 @@ export class AuditEvent {
   @Column({ name: 'duration_ms', type: 'integer', nullable: true }) durationMs!: number | null;
   @Column({ name: 'request_id', type: 'varchar', nullable: true }) requestId!: string | null;
   @Column({ type: 'jsonb' }) detail!: Record<string, unknown>;
+  /** Made when the event was queued; unique, so writing an event again (spill drain) is a no-op. */
+  @Column({ name: 'event_id', type: 'uuid', nullable: true }) eventId!: string | null;
 }
