@@ -5,7 +5,8 @@
 #   runtime: production dependencies + compiled output only, runs as the unprivileged `node` user
 #
 # Without DATABASE_URL the platform uses the embedded database in DATA_DIR (/data): mount a volume
-# there to keep it. With DATABASE_URL (see docker-compose.yml) /data stays unused.
+# there to keep it. With DATABASE_URL (see docker-compose.yml) /data only holds audit events that
+# spill to disk while the database is away; mount a volume to keep those across a container restart.
 
 FROM node:22-bookworm-slim AS build
 WORKDIR /app
