@@ -5,7 +5,7 @@ import type { JSONRPCMessage, Tool } from '@modelcontextprotocol/sdk/types.js';
 import fc from 'fast-check';
 import { z } from 'zod';
 import type { Principal } from '@app/auth';
-import { PlatformConfig } from '@app/config';
+import { loadConfig, PlatformConfig } from '@app/config';
 import type { ToolGrantsService } from '@app/tenancy';
 import {
   decideToolAccess,
@@ -88,7 +88,7 @@ describe(McpServerFactory.name, () => {
         ToolRegistry,
         OpenTools,
         WriteTools,
-        { provide: PlatformConfig, useValue: { benchToolPack: 0 } },
+        { provide: PlatformConfig, useValue: loadConfig({}) },
       ],
     }).compile();
     await moduleRef.init();

@@ -3,7 +3,7 @@ import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { TENANT_ADMIN_SCOPE } from '@app/auth';
-import { loadConfig, PlatformConfig, type ToolArgumentLimits } from '@app/config';
+import { PlatformConfig, type ToolArgumentLimits } from '@app/config';
 import { resolveArgumentLimits } from './argument-limits';
 import { McpTool, McpToolOptions, REQUIRED_SCOPES } from './decorators';
 import type { ToolContext } from './tool-context';
@@ -46,10 +46,7 @@ export class ToolRegistry implements OnModuleInit {
     private readonly reflector: Reflector,
     private readonly config: PlatformConfig,
   ) {
-    // A loaded PlatformConfig always has them; a hand-made one (a unit test's stub) may not, and
-    // then the env schema's own defaults apply.
-    const { toolArgumentLimits }: Partial<PlatformConfig> = config;
-    this.defaultLimits = toolArgumentLimits ?? loadConfig({}).toolArgumentLimits;
+    this.defaultLimits = config.toolArgumentLimits;
     this.largestBytes = this.defaultLimits.maxBytes;
   }
 
