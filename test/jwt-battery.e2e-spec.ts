@@ -644,10 +644,36 @@ describe('JWT battery: tokens from a tenant identity provider', () => {
       const res = await initWithToken(p, t.slug, down.sign({ aud: t.aud }));
       expect(Date.now() - started).toBeLessThan(3000);
       expectBearerRefused(p, t.slug, res, /could not be fetched/);
-      expect(down.jwksRequests).toBeGreaterThanOrEqual(1);
-      // Back up: the next token is accepted at once (a missing key set is not rate-limited).
+      expect(down.jwksRequests).toBe(1);
+      // Back up: the failure is remembered for a few seconds (no fetch, the same refusal), then
+      // the next token is accepted.
       down.mode = 'up';
-      expectAccepted(await initWithToken(p, t.slug, down.sign({ aud: t.aud })));
+      const refused = await initWithToken(p, t.slug, down.sign({ aud: t.aud }));
+      expectBearerRefused(p, t.slug, refused, /could not be fetched/);
+      expect(down.jwksRequests).toBe(1);
+      await withClockAhead(31_000, async () => {
+        expectAccepted(await initWithToken(p, t.slug, down.sign({ aud: t.aud })));
+      });
+      expect(down.jwksRequests).toBe(2);
+    });
+
+    it('fetches a failing JWKS once for a burst of tokens, not once per request', async () => {
+      const down = await startIdp('RS256', 'burst-1');
+      down.mode = 'down';
+      const t = await tenantWithIdp(p, down);
+      for (let round = 0; round < 4; round++) {
+        const answers = await Promise.all(
+          Array.from({ length: 25 }, () => initWithToken(p, t.slug, down.sign({ aud: t.aud }))),
+        );
+        for (const res of answers) expectBearerRefused(p, t.slug, res, /could not be fetched/);
+      }
+      expect(down.jwksRequests).toBe(1);
+      // The provider's keys still come in once it is back and the window has passed.
+      down.mode = 'up';
+      await withClockAhead(31_000, async () => {
+        expectAccepted(await initWithToken(p, t.slug, down.sign({ aud: t.aud })));
+      });
+      expect(down.jwksRequests).toBe(2);
     });
 
     it('refuses with 401 within the fetch timeout when the provider hangs and nothing is cached', async () => {
@@ -661,8 +687,14 @@ describe('JWT battery: tokens from a tenant identity provider', () => {
       expect(elapsed).toBeLessThan(10_000);
       // Other tenants are served meanwhile and afterwards.
       expectAccepted(await initWithToken(p, a.slug, idp.sign({ aud: a.aud })));
+      // A timed-out fetch is a failure like any other: not retried per request.
+      const again = await initWithToken(p, t.slug, hang.sign({ aud: t.aud }));
+      expectBearerRefused(p, t.slug, again, /could not be fetched/);
+      expect(hang.jwksRequests).toBe(1);
       hang.mode = 'up';
-      expectAccepted(await initWithToken(p, t.slug, hang.sign({ aud: t.aud })));
+      await withClockAhead(31_000, async () => {
+        expectAccepted(await initWithToken(p, t.slug, hang.sign({ aud: t.aud })));
+      });
     });
   });
 

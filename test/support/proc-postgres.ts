@@ -234,3 +234,91 @@ export async function ownPostgres(): Promise<OwnPostgres> {
     log: readLog,
   };
 }
+
+// ---------------------------------------------------------------------------------------------
+// A hung server (not a refused one): every process of the cluster stopped with SIGSTOP
+
+/** The direct children of `pid` (from /proc; `pgrep -P` where there is no /proc). */
+function childPids(pid: number): number[] {
+  if (existsSync('/proc')) {
+    const out: number[] = [];
+    for (const name of readdirSync('/proc')) {
+      if (!/^\d+$/.test(name)) continue;
+      try {
+        // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after it.
+        const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        if (ppid === pid) out.push(Number(name));
+      } catch {
+        // gone meanwhile
+      }
+    }
+    return out;
+  }
+  const r = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' });
+  return r.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((s) => Number(s));
+}
+
+/** The postmaster's pid: the first line of `postmaster.pid`. */
+export function postmasterPid(pg: Pick<OwnPostgres, 'dataDir'>): number {
+  const pid = Number(readFileSync(join(pg.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`no postmaster pid in ${pg.dataDir}`);
+  return pid;
+}
+
+/** Processes stopped by freezePostgres and not yet continued; continued at exit at the latest. */
+const frozen = new Set<number>();
+// Before the cluster's own exit handler (which asks the server to stop: a stopped server can't).
+process.prependListener('exit', () => {
+  for (const pid of frozen) {
+    try {
+      process.kill(pid, 'SIGCONT');
+    } catch {
+      // gone
+    }
+  }
+});
+
+/**
+ * Freezes the server: SIGSTOP to the postmaster first (so it forks no more), then to every
+ * backend and auxiliary process under it, rescanning until no unstopped child is left. Open
+ * connections stay open and new ones are accepted by the kernel, but nothing answers: a hung
+ * database, not a refused one. Returns the stopped pids; `thawPostgres` continues them.
+ */
+export function freezePostgres(pg: Pick<OwnPostgres, 'dataDir'>): number[] {
+  const postmaster = postmasterPid(pg);
+  process.kill(postmaster, 'SIGSTOP');
+  frozen.add(postmaster);
+  for (let round = 0; round < 10; round++) {
+    const fresh = childPids(postmaster).filter((pid) => !frozen.has(pid));
+    if (fresh.length === 0) break;
+    for (const pid of fresh) {
+      try {
+        process.kill(pid, 'SIGSTOP');
+        frozen.add(pid);
+      } catch {
+        // exited meanwhile
+      }
+    }
+  }
+  return [...frozen];
+}
+
+/** Continues every process freezePostgres stopped (children first, the postmaster last). */
+export function thawPostgres(): void {
+  const pids = [...frozen].reverse();
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGCONT');
+    } catch {
+      // gone
+    }
+    frozen.delete(pid);
+  }
+}
+
+/** True while a freezePostgres is not undone. */
+export const isPostgresFrozen = (): boolean => frozen.size > 0;

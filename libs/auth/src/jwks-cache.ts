@@ -19,6 +19,9 @@ export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
 const FRESH_FOR_MS = 10 * 60_000;
 const MIN_REFETCH_INTERVAL_MS = 30_000;
 const FETCH_TIMEOUT_MS = 3_000;
+/** After a failed fetch of a provider with no keys cached: 5 s, doubling per failure, up to 30 s. */
+const NEGATIVE_TTL_MS = 5_000;
+const MAX_NEGATIVE_TTL_MS = 30_000;
 const MAX_JWKS_BYTES = 256 * 1024;
 
 interface KeySet {
@@ -30,6 +33,9 @@ interface Entry {
   set?: KeySet;
   lastAttempt: number;
   inflight?: Promise<KeySet>;
+  /** Failed fetches in a row, and until when no fetch is tried (negative caching). */
+  failures: number;
+  failedUntil: number;
 }
 
 export class JwtRejected extends Error {}
@@ -47,7 +53,11 @@ function decodeHeader(token: string): { kid?: string; alg?: string } {
 /**
  * Signing keys of tenants' identity providers. Keys are fetched with a timeout, kept after they go
  * stale so an unreachable provider does not lock users out, refreshed after ten minutes, and
- * refetched for an unknown `kid` at most once per 30 seconds per provider.
+ * refetched for an unknown `kid` at most once per 30 seconds per provider. A failed fetch is
+ * remembered per JWKS URI (5 s, doubling per further failure up to 30 s): meanwhile a provider
+ * with no cached keys refuses tokens at once with the same reason, without a fetch, so anonymous
+ * traffic naming a broken or slow provider cannot turn into one outbound request per request.
+ * Requests arriving while a fetch runs wait for that one fetch.
  */
 @Injectable()
 export class JwksCache {
@@ -63,7 +73,11 @@ export class JwksCache {
         `algorithm ${alg ?? '(none)'} is not accepted; use one of ${allowed.join(', ')}`,
       );
     }
-    const entry = this.entries.get(settings.jwksUri) ?? { lastAttempt: 0 };
+    const entry = this.entries.get(settings.jwksUri) ?? {
+      lastAttempt: 0,
+      failures: 0,
+      failedUntil: 0,
+    };
     this.entries.set(settings.jwksUri, entry);
 
     let set = entry.set;
@@ -90,18 +104,40 @@ export class JwksCache {
     this.entries.delete(jwksUri);
   }
 
-  /** Fetches now; on failure returns undefined (the caller keeps stale keys), or throws nothing. */
+  /**
+   * Fetches now, or joins the fetch that runs; returns undefined (the caller keeps stale keys)
+   * when it fails or when a recent failure still stands; never throws.
+   */
   private async refresh(uri: string, entry: Entry, mustHave: boolean): Promise<KeySet | undefined> {
     if (!mustHave && Date.now() - entry.lastAttempt < MIN_REFETCH_INTERVAL_MS) return undefined;
-    entry.inflight ??= this.fetchKeys(uri).finally(() => (entry.inflight = undefined));
-    entry.lastAttempt = Date.now();
+    if (!entry.inflight) {
+      if (Date.now() < entry.failedUntil) return undefined;
+      entry.inflight = this.fetchKeys(uri)
+        .then(
+          (set) => {
+            entry.failures = 0;
+            entry.failedUntil = 0;
+            return set;
+          },
+          (err: unknown) => {
+            // Logged once per failed fetch, which the negative cache keeps to a few per minute.
+            entry.failures += 1;
+            const wait = Math.min(MAX_NEGATIVE_TTL_MS, NEGATIVE_TTL_MS * 2 ** (entry.failures - 1));
+            entry.failedUntil = Date.now() + wait;
+            this.logger.warn(
+              `JWKS ${uri} unavailable: ${(err as Error).message}; ` +
+                (entry.set ? 'using cached keys' : `refusing its tokens for ${wait / 1000} s`),
+            );
+            throw err;
+          },
+        )
+        .finally(() => (entry.inflight = undefined));
+      entry.lastAttempt = Date.now();
+    }
     try {
       entry.set = await entry.inflight;
       return entry.set;
-    } catch (err) {
-      this.logger.warn(
-        `JWKS ${uri} unavailable: ${(err as Error).message}${entry.set ? '; using cached keys' : ''}`,
-      );
+    } catch {
       return undefined;
     }
   }

@@ -2,6 +2,7 @@ import { Global, Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/c
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { PlatformConfig } from '@app/config';
+import { DatabaseHealth } from './database-health';
 import { dataSourceOptions, runMigrations } from './data-source';
 import { EmbeddedPostgres } from './embedded-postgres';
 import { redactDatabaseUrl } from './redact-url';
@@ -15,7 +16,7 @@ export class DatabaseTarget {
 
   describe(): string {
     return this.embedded
-      ? `embedded PGlite (${this.embedded.location})`
+      ? `embedded PGlite (${this.embedded.location}, unix socket in ${this.embedded.socketDir})`
       : `postgres server ${redactDatabaseUrl(this.url)}`;
   }
 }
@@ -56,9 +57,9 @@ class DatabaseTargetModule {}
   imports: [
     DatabaseTargetModule,
     TypeOrmModule.forRootAsync({
-      inject: [DatabaseTarget],
-      useFactory: (target: DatabaseTarget) => ({
-        ...dataSourceOptions(target.url, !!target.embedded),
+      inject: [DatabaseTarget, PlatformConfig],
+      useFactory: (target: DatabaseTarget, config: PlatformConfig) => ({
+        ...dataSourceOptions(target.url, !!target.embedded, config.databaseQueryTimeoutMs),
         embedded: !!target.embedded,
         autoLoadEntities: true,
         retryAttempts: 3,
@@ -74,8 +75,15 @@ class DatabaseTargetModule {}
       },
     }),
   ],
-  providers: [EmbeddedShutdown],
-  exports: [DatabaseTargetModule],
+  providers: [
+    EmbeddedShutdown,
+    {
+      provide: DatabaseHealth,
+      inject: [DataSource],
+      useFactory: (ds: DataSource) => new DatabaseHealth(() => ds.query('SELECT 1')),
+    },
+  ],
+  exports: [DatabaseTargetModule, DatabaseHealth],
 })
 export class DatabaseModule {
   constructor(@Inject(DatabaseTarget) target: DatabaseTarget) {

@@ -1,5 +1,6 @@
 export * from './database.module';
 export * from './data-source';
+export * from './database-health';
 export * from './embedded-postgres';
 export * from './pg-errors';
 export * from './redact-url';

@@ -24,6 +24,11 @@ const MESSAGES = [
   'Connection ended unexpectedly',
   'the database system is shutting down',
   'the database system is starting up',
+  // pg's client-side query_timeout: the server did not answer in time (hung, or unreachable
+  // without the connection failing). The connection is closed after it (TimeoutClosingClient).
+  'Query read timeout',
+  // A query on a client that was closed (after a read timeout) or whose socket died.
+  'Client was closed and is not queryable',
 ];
 
 /** True when an error means "the database cannot be reached right now", not "this query is wrong". */

@@ -14,7 +14,10 @@ export async function withDataSource<T>(
 ): Promise<T> {
   const embedded = config.databaseUrl ? undefined : await EmbeddedPostgres.start(config.dataDir);
   const url = config.databaseUrl ?? embedded!.url;
-  const ds = new DataSource({ ...dataSourceOptions(url, !!embedded), entities });
+  const ds = new DataSource({
+    ...dataSourceOptions(url, !!embedded, config.databaseQueryTimeoutMs),
+    entities,
+  });
   try {
     await ds.initialize();
     return await work(ds);
