@@ -284,5 +284,10 @@ describe('outage: the database hangs (SIGSTOP) and comes back', () => {
     expect(Number(back[0][1])).toBeGreaterThanOrEqual(refusedWithService503);
     // The reachable-again line comes after the unavailable one.
     expect(out.search(BACK_LINE)).toBeGreaterThan(out.search(UNAVAILABLE_LINE));
+    // And no error line per refused request.
+    const errored503 = out
+      .split('\n')
+      .filter((line) => line.includes('request errored') && line.includes('"statusCode":503'));
+    expect(errored503).toEqual([]);
   }, 60_000);
 });

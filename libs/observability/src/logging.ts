@@ -102,7 +102,7 @@ export class LogFlush implements OnApplicationShutdown {
  * One line per request, written when it ends, from the root logger: no per-request child logger
  * and no request-scoped context (nestjs-pino's AsyncLocalStorage turns on async hooks for every
  * promise in the process, a measurable cost on the MCP hot path). Refusals are info, failures
- * error, requests the client abandoned info. Successful requests are info on the admin API, but
+ * error (503s during an outage debug), requests the client abandoned info. Successful requests are info on the admin API, but
  * debug on the tenant MCP routes (`/t/...`): those are the hot path, and every tool call is in the
  * audit log and the metrics already.
  */
@@ -117,7 +117,16 @@ export class AccessLogMiddleware implements NestMiddleware {
       const status = res.statusCode;
       const ended = res.writableFinished;
       const success = req.url?.startsWith('/t/') ? 'debug' : 'info';
-      const level = status >= 500 ? 'error' : status >= 400 || !ended ? 'info' : success;
+      // A 503 with Retry-After is a deliberate answer during an outage, which DatabaseHealth logs
+      // once when it starts and once when it ends: not an error line per request.
+      const unavailable = status === 503 && res.hasHeader('Retry-After');
+      const level = unavailable
+        ? 'debug'
+        : status >= 500
+          ? 'error'
+          : status >= 400 || !ended
+            ? 'info'
+            : success;
       if (!this.log.isLevelEnabled(level)) return;
       req.id = String(res.getHeader('X-Request-Id') ?? '');
       this.log[level](
