@@ -25,7 +25,7 @@ export async function createPlatformApp(
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
   // Bodies are parsed after authentication (JsonBodyInterceptor, McpController), not here.
-  const server = app.getHttpServer() as Server;
+  const server: Server = app.getHttpServer();
   server.headersTimeout = config.headersTimeoutMs;
   server.requestTimeout = config.requestTimeoutMs;
   mountOpenApi(app);
