@@ -9,6 +9,7 @@ import {
 import { ApiBadRequestResponse, ApiBody, ApiQuery } from '@nestjs/swagger';
 import { z } from 'zod';
 import { describeTextProblem, findUnstorableText } from '@app/database';
+import { ParseJsonBody } from '@app/observability';
 import { schemaRef } from './openapi-schemas';
 
 export function describeIssues(error: z.ZodError): string {
@@ -43,9 +44,13 @@ class ZodPipe implements PipeTransform {
   }
 }
 
-/** Validates the JSON body with a strict zod schema (unknown fields: 400) and documents it. */
+/**
+ * Reads the JSON body (after authentication), validates it with a strict zod schema (unknown
+ * fields: 400) and documents it.
+ */
 export const JsonBody = (name: string, schema: z.ZodType) =>
   applyDecorators(
+    ParseJsonBody(),
     UsePipes(new ZodPipe('body', schema)),
     ApiBody({ schema: schemaRef(name, schema) }),
     ApiBadRequestResponse({

@@ -20,7 +20,7 @@ import {
   resourceMetadataUrl,
 } from '@app/auth';
 import { PlatformConfig } from '@app/config';
-import { BodyRefused, createJsonBodyReader, ReadsOwnBody } from '@app/observability';
+import { BodyRefused, createJsonBodyReader } from '@app/observability';
 import { Tenant, ToolGrantsService } from '@app/tenancy';
 import { decideToolAccess, ToolRegistry } from '@app/tools';
 import {
@@ -61,7 +61,6 @@ const JSONRPC_INVALID_PARAMS = -32602;
  */
 @ApiExcludeController()
 @Authenticated('tenant-member')
-@ReadsOwnBody()
 @Controller('t/:tenant')
 export class McpController {
   /** Requests outside a session: none may carry more than the largest tool-argument limit. */
@@ -84,8 +83,11 @@ export class McpController {
     const measure = (raw: Buffer, req: IncomingMessage & { bodyBytes?: number }) => {
       req.bodyBytes = raw.length;
     };
-    const refuse = (bytes: number, limit: number) =>
-      new BodyRefused(413, JSONRPC_INVALID_PARAMS, tooLarge(bytes, limit));
+    const refuse = (bytes: number, limit: number) => ({
+      status: 413,
+      code: JSONRPC_INVALID_PARAMS,
+      message: tooLarge(bytes, limit),
+    });
     this.readRequest = createJsonBodyReader({
       timeoutMs: config.requestTimeoutMs,
       limit: () => registry.largestArgumentBytes(),
@@ -98,7 +100,9 @@ export class McpController {
         measure(raw, req);
         // Judged from the bytes, before parsing costs anything: a response has no method.
         const largest = registry.largestArgumentBytes();
-        if (raw.length > largest && peekMethod(raw) !== null) throw refuse(raw.length, largest);
+        if (raw.length > largest && peekMethod(raw) !== null) {
+          throw new BodyRefused(413, JSONRPC_INVALID_PARAMS, tooLarge(raw.length, largest));
+        }
       },
     });
   }

@@ -18,6 +18,13 @@ export class BodyRefused extends Error {
   }
 }
 
+/** What a refusal is answered with (an error object without the cost of a stack trace). */
+export interface BodyRefusal {
+  status: number;
+  code: number;
+  message: string;
+}
+
 export type BodyOutcome =
   | { ok: true }
   | {
@@ -35,7 +42,7 @@ export interface JsonBodyReaderOptions {
   /** Largest body in bytes (default 1 MiB), read when the request is handled. */
   limit?: () => number;
   /** The refusal for a body over `limit`; the default says the body is over the limit. */
-  tooLarge?: (bytes: number, limit: number) => BodyRefused;
+  tooLarge?: (bytes: number, limit: number) => BodyRefusal;
   /** Sees the raw bytes before they are parsed; throws BodyRefused to refuse them. */
   inspect?: (raw: Buffer, req: IncomingMessage) => void;
 }

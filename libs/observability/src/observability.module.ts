@@ -1,12 +1,11 @@
 import { Global, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
-import { APP_FILTER, APP_INTERCEPTOR } from '@nestjs/core';
+import { APP_FILTER } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
 import { PlatformConfig } from '@app/config';
 import { HealthController } from './health.controller';
 import { HttpExceptionFilter } from './http-exception.filter';
 import { HttpMetricsMiddleware } from './http-metrics.middleware';
-import { JsonBodyInterceptor } from './json-body.interceptor';
 import { AccessLogMiddleware, LogFlush, loggerParams, RootLogger } from './logging';
 import { Metrics } from './metrics';
 import { MetricsController } from './metrics.controller';
@@ -29,12 +28,7 @@ class RootLoggerModule {}
     TerminusModule.forRoot({ logger: false }),
   ],
   controllers: [HealthController, MetricsController],
-  providers: [
-    Metrics,
-    LogFlush,
-    { provide: APP_FILTER, useClass: HttpExceptionFilter },
-    { provide: APP_INTERCEPTOR, useClass: JsonBodyInterceptor },
-  ],
+  providers: [Metrics, LogFlush, { provide: APP_FILTER, useClass: HttpExceptionFilter }],
   exports: [Metrics],
 })
 export class ObservabilityModule implements NestModule {
