@@ -11,6 +11,7 @@ import {
   removeBuildCopies,
   spawnPlatform,
   stopAllPlatforms,
+  toolCallRequestIds,
 } from './support/proc-platform';
 import { OwnPostgres, ownPostgres } from './support/proc-postgres';
 
@@ -238,29 +239,14 @@ describe('outage: the database goes away and comes back', () => {
       );
     }
     const wanted = new Set(served.map((s) => s.requestId));
-    const from = encodeURIComponent(new Date(stoppingAt.getTime() - 1_000).toISOString());
+    const from = new Date(stoppingAt.getTime() - 1_000);
     // The writer backs off up to 10 s between attempts while the database is away.
     await pollUntil(
       20_000,
       `audit events of the ${wanted.size} echo calls served during the outage`,
       async () => {
-        const found = new Set<string | null>();
-        let cursor = '';
-        for (let page = 0; page < 20; page++) {
-          const res = await api(
-            p.url,
-            'GET',
-            `/admin/tenants/${slug}/audit?tool=echo&limit=200&from=${from}${cursor}`,
-          );
-          if (res.status !== 200) return undefined;
-          const body = res.json as {
-            items: { requestId: string | null; action: string; outcome: string }[];
-            nextCursor: string | null;
-          };
-          for (const e of body.items) if (e.action === 'tool.call') found.add(e.requestId);
-          if (!body.nextCursor) break;
-          cursor = `&cursor=${encodeURIComponent(body.nextCursor)}`;
-        }
+        const found = await toolCallRequestIds(p.url, slug, 'echo', from, 20);
+        if (!found) return undefined;
         return [...wanted].every((id) => found.has(id)) ? true : undefined;
       },
       500,

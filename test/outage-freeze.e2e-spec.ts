@@ -14,6 +14,7 @@ import {
   removeBuildCopies,
   spawnPlatform,
   stopAllPlatforms,
+  toolCallRequestIds,
 } from './support/proc-platform';
 import {
   freezePostgres,
@@ -232,30 +233,15 @@ describe('outage: the database hangs (SIGSTOP) and comes back', () => {
     });
 
     const wanted = new Set(servedWhileFrozen);
-    const from = encodeURIComponent(new Date(frozenAt.getTime() - 1_000).toISOString());
+    const from = new Date(frozenAt.getTime() - 1_000);
     let missing = wanted.size;
     // The audit writer backs off (up to 10 s) between attempts while the database is away.
     await pollUntil(
       60_000,
       `audit events of the ${wanted.size} add calls served while frozen`,
       async () => {
-        const found = new Set<string | null>();
-        let cursor = '';
-        for (let page = 0; page < 100; page++) {
-          const res = await api(
-            p.url,
-            'GET',
-            `/admin/tenants/${slug}/audit?tool=add&limit=200&from=${from}${cursor}`,
-          );
-          if (res.status !== 200) return undefined;
-          const body = res.json as {
-            items: { requestId: string | null; action: string; outcome: string }[];
-            nextCursor: string | null;
-          };
-          for (const e of body.items) if (e.action === 'tool.call') found.add(e.requestId);
-          if (!body.nextCursor) break;
-          cursor = `&cursor=${encodeURIComponent(body.nextCursor)}`;
-        }
+        const found = await toolCallRequestIds(p.url, slug, 'add', from);
+        if (!found) return undefined;
         missing = [...wanted].filter((id) => !found.has(id)).length;
         return missing === 0 ? true : undefined;
       },

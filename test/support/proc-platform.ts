@@ -270,6 +270,38 @@ export async function api(
   return http(base, { method, path, body, headers, timeoutMs });
 }
 
+/**
+ * Request ids of the `tool.call` audit events of `tool` since `from` (ISO time), read page by page
+ * through the admin API; undefined while the API cannot answer.
+ */
+export async function toolCallRequestIds(
+  base: string,
+  slug: string,
+  tool: string,
+  from: Date,
+  maxPages = 100,
+): Promise<Set<string | null> | undefined> {
+  const found = new Set<string | null>();
+  const since = encodeURIComponent(from.toISOString());
+  let cursor = '';
+  for (let page = 0; page < maxPages; page++) {
+    const res = await api(
+      base,
+      'GET',
+      `/admin/tenants/${slug}/audit?tool=${tool}&limit=200&from=${since}${cursor}`,
+    );
+    if (res.status !== 200) return undefined;
+    const body = res.json as {
+      items: { requestId: string | null; action: string }[];
+      nextCursor: string | null;
+    };
+    for (const e of body.items) if (e.action === 'tool.call') found.add(e.requestId);
+    if (!body.nextCursor) break;
+    cursor = `&cursor=${encodeURIComponent(body.nextCursor)}`;
+  }
+  return found;
+}
+
 function expectStatus(res: HttpResult, status: number, what: string): HttpResult {
   if (res.status !== status) {
     throw new Error(`${what}: expected ${status} but got ${res.status}: ${res.text.slice(0, 500)}`);

@@ -3,7 +3,11 @@ import { AuditWriter } from '@app/audit';
 import { AuthEvents, CredentialRefusal } from '@app/auth';
 import { Metrics } from '@app/observability';
 
-/** Refused credentials become a metric, a log line and, on a known tenant, an audit event. */
+/**
+ * Refused credentials become a metric, a log line and, on a known tenant, an audit event. A request
+ * without any credential is how an MCP client asks for its challenge: a metric and a debug line
+ * only, so anonymous traffic cannot flood the log or a tenant's audit trail.
+ */
 @Injectable()
 export class PlatformAuthEvents extends AuthEvents {
   private readonly logger = new Logger('Auth');
@@ -17,11 +21,12 @@ export class PlatformAuthEvents extends AuthEvents {
 
   override credentialRefused(e: CredentialRefusal): void {
     this.metrics.authFailures.inc({ reason: e.reason });
-    this.logger.warn(
+    const missing = e.reason === 'missing';
+    this.logger[missing ? 'debug' : 'warn'](
       { tenant: e.tenant?.slug, reason: e.reason, route: e.route, requestId: e.requestId },
       `credential refused: ${e.message}`,
     );
-    if (!e.tenant) return;
+    if (!e.tenant || missing) return;
     this.audit.record({
       tenantId: e.tenant.id,
       actorKind: 'anonymous',

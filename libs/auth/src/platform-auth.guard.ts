@@ -112,7 +112,7 @@ export class PlatformAuthGuard implements CanActivate {
       req.tenant = (await this.tenants.resolve(slug).catch(() => null)) ?? undefined;
     }
     this.events.credentialRefused({
-      tenant: reason === 'missing' ? undefined : req.tenant,
+      tenant: req.tenant,
       reason,
       message: err.message,
       address,
