@@ -3,7 +3,7 @@ const { spawnSync } = require('node:child_process');
 const { delimiter, dirname, join } = require('node:path');
 
 const paths = {
-  '^@app/(config|database|tenancy|auth|admin|observability|audit|tools|mcp|ratelimit)$': '<rootDir>/libs/$1/src',
+  '^@app/(config|database|tenancy|auth|admin|observability|audit|tools|mcp|ratelimit|ops)$': '<rootDir>/libs/$1/src',
 };
 // Transpile only, for speed: `npm run typecheck` (run by CI) type-checks every spec and source.
 const transform = { '^.+\\.ts$': ['ts-jest', { diagnostics: false }] };

@@ -1,7 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { tenantEndpointOf } from '@app/config';
 
-/** Long-lived event streams: they end when their session closes, not by themselves. */
-const STREAM = /^\/t\/[^/]+\/(mcp|sse)(\?|$)/;
+/** Long-lived event streams (a GET of mcp or sse): they end when their session closes. */
+const isStream = (req: IncomingMessage) => {
+  if (req.method !== 'GET') return false;
+  const endpoint = tenantEndpointOf(req.url);
+  return endpoint === 'mcp' || endpoint === 'sse';
+};
 
 /** Counts requests being answered, other than event streams, so shutdown can wait for them. */
 export class InFlight {
@@ -9,7 +14,7 @@ export class InFlight {
   private waiters: (() => void)[] = [];
 
   readonly middleware = (req: IncomingMessage, res: ServerResponse, next: () => void): void => {
-    if (req.method === 'GET' && STREAM.test(req.url ?? '')) return next();
+    if (isStream(req)) return next();
     this.count += 1;
     res.once('close', () => {
       this.count -= 1;
@@ -17,10 +22,6 @@ export class InFlight {
     });
     next();
   };
-
-  get size(): number {
-    return this.count;
-  }
 
   /** Resolves when no ordinary request is running, or after `ms`. */
   idle(ms: number): Promise<void> {

@@ -1,16 +1,16 @@
 import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { Server } from 'node:http';
-import { AuditWriter } from '@app/audit';
 import { PlatformConfig } from '@app/config';
 import { SessionStore } from '@app/mcp';
-import { KeyUsageRecorder } from '@app/tenancy';
 import { InFlight } from './in-flight';
 
 /**
- * Graceful shutdown, in order: stop accepting connections, end MCP sessions (their streams would
- * otherwise hold the server open), let in-flight requests finish within SHUTDOWN_TIMEOUT, then
- * flush the audit log and key usage while the database is still there.
+ * Graceful shutdown of the HTTP side, in order: stop accepting connections, let in-flight requests
+ * finish within SHUTDOWN_TIMEOUT, then end MCP sessions (their streams would otherwise hold the
+ * server open). Each module then drains what it owns in its own shutdown hooks (the audit log, key
+ * usage, the database): Nest calls them after this one, since this module imports theirs, and
+ * dependents before their dependencies.
  */
 @Injectable()
 export class ShutdownCoordinator implements BeforeApplicationShutdown {
@@ -19,8 +19,6 @@ export class ShutdownCoordinator implements BeforeApplicationShutdown {
   constructor(
     private readonly http: HttpAdapterHost,
     private readonly sessions: SessionStore,
-    private readonly audit: AuditWriter,
-    private readonly usage: KeyUsageRecorder,
     private readonly config: PlatformConfig,
     private readonly inFlight: InFlight,
   ) {}
@@ -46,7 +44,5 @@ export class ShutdownCoordinator implements BeforeApplicationShutdown {
     }, left);
     await closed;
     clearTimeout(timer);
-    await this.audit.flush();
-    await this.usage.flush();
   }
 }

@@ -1,6 +1,19 @@
-import { Injectable } from '@nestjs/common';
+import { createParamDecorator, ExecutionContext, Injectable } from '@nestjs/common';
 import { AuditWriter } from '@app/audit';
-import type { AuthenticatedRequest } from '@app/auth';
+import type { AuthenticatedRequest, Principal } from '@app/auth';
+
+/** Who is changing something through the admin API, and in which request. */
+export interface AdminActor {
+  principal: Principal;
+  requestId?: string;
+}
+
+export const Actor = createParamDecorator((_: unknown, ctx: ExecutionContext): AdminActor => {
+  const req = ctx.switchToHttp().getRequest<AuthenticatedRequest>();
+  if (!req.user) throw new Error('Actor used on a route the guard did not authenticate');
+  const requestId = req.headers['x-request-id'];
+  return { principal: req.user, requestId: typeof requestId === 'string' ? requestId : undefined };
+});
 
 /** Records who changed what through the admin API. Details name things, never secrets. */
 @Injectable()
@@ -8,21 +21,19 @@ export class AdminAudit {
   constructor(private readonly audit: AuditWriter) {}
 
   changed(
-    req: AuthenticatedRequest,
+    actor: AdminActor,
     tenantId: string | null,
     action: string,
     detail: Record<string, unknown>,
   ): void {
-    const principal = req.user;
     this.audit.record({
       tenantId,
-      actorKind: principal?.kind ?? 'anonymous',
-      actorId: principal?.id ?? 'unknown',
+      actorKind: actor.principal.kind,
+      actorId: actor.principal.id,
       action,
       keyId: typeof detail.keyId === 'string' ? detail.keyId : undefined,
       outcome: 'ok',
-      requestId:
-        typeof req.headers['x-request-id'] === 'string' ? req.headers['x-request-id'] : undefined,
+      requestId: actor.requestId,
       detail,
     });
   }

@@ -1,4 +1,8 @@
 import { Module } from '@nestjs/common';
+import { AuditModule } from '@app/audit';
+import { AuthModule } from '@app/auth';
+import { TenancyModule } from '@app/tenancy';
+import { ToolsModule } from '@app/tools';
 import { AdminAudit } from './admin-audit';
 import { AuditController } from './audit.controller';
 import { KeysController } from './keys.controller';
@@ -7,6 +11,7 @@ import { TenantsController } from './tenants.controller';
 import { ToolsController } from './tools.controller';
 
 @Module({
+  imports: [AuthModule, TenancyModule, ToolsModule, AuditModule],
   controllers: [
     TenantsController,
     KeysController,

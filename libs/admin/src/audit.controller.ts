@@ -1,56 +1,28 @@
-import { Controller, Get, Param, Query } from '@nestjs/common';
-import {
-  ApiNotFoundResponse,
-  ApiOkResponse,
-  ApiOperation,
-  ApiParam,
-  ApiTags,
-} from '@nestjs/swagger';
+import { Get, Query } from '@nestjs/common';
 import { z } from 'zod';
-import { AuditEvent, AuditQueryService } from '@app/audit';
-import { Authenticated } from '@app/auth';
-import { TenantsService } from '@app/tenancy';
-import { schemaRef } from './openapi-schemas';
-import { AuditEventView, AuditQuery, page } from './schemas';
+import { AuditQueryService } from '@app/audit';
+import { CurrentTenant } from '@app/auth';
+import { Tenant } from '@app/tenancy';
+import { Documented, TenantAdminController } from './route';
+import { AuditQuery } from './schemas';
 import { QueryParams } from './validation';
-import { pageView } from './views';
+import { AuditEventView, pageOf } from './views';
 
-const AuditPageRef = schemaRef('AuditEventPage', page(AuditEventView));
+const AuditEventPage = pageOf('AuditEventPage', AuditEventView);
 
-const view = (e: AuditEvent) => ({
-  id: e.id,
-  at: e.at.toISOString(),
-  actorKind: e.actorKind,
-  actorId: e.actorId,
-  action: e.action,
-  tool: e.tool,
-  keyId: e.keyId,
-  outcome: e.outcome,
-  durationMs: e.durationMs,
-  requestId: e.requestId,
-  detail: e.detail,
-});
-
-@ApiTags('audit')
-@ApiParam({ name: 'tenant', description: 'tenant slug' })
-@Authenticated('tenant-admin')
-@Controller('admin/tenants/:tenant/audit')
+@TenantAdminController('audit', 'audit')
 export class AuditController {
-  constructor(
-    private readonly tenants: TenantsService,
-    private readonly audit: AuditQueryService,
-  ) {}
+  constructor(private readonly audit: AuditQueryService) {}
 
   @Get()
-  @ApiOperation({
+  @Documented({
     summary:
       'The tenant’s audit log, newest first: tool calls, refused credentials, admin changes. Written in batches, so the last second may not be there yet.',
+    ok: AuditEventPage.ref,
+    notFound: 'No such tenant',
   })
   @QueryParams(AuditQuery)
-  @ApiOkResponse({ schema: AuditPageRef })
-  @ApiNotFoundResponse({ description: 'No such tenant' })
-  async list(@Param('tenant') slug: string, @Query() query: z.output<typeof AuditQuery>) {
-    const tenant = await this.tenants.getBySlug(slug);
-    return pageView(await this.audit.list(tenant.id, query), view);
+  async list(@CurrentTenant() tenant: Tenant, @Query() query: z.output<typeof AuditQuery>) {
+    return AuditEventPage.render(await this.audit.list(tenant.id, query));
   }
 }

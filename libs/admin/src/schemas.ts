@@ -141,62 +141,6 @@ export const PageQuery = z.strictObject({
   cursor: z.string().max(200).optional(),
 });
 
-// Response shapes, for the OpenAPI document.
-const timestamp = z.string().meta({ format: 'date-time' });
-
-export const TenantView = z.object({
-  id: z.uuid(),
-  slug: z.string(),
-  name: z.string(),
-  status: z.enum(TENANT_STATUSES),
-  allowedOrigins: z.array(z.string()),
-  rateLimits: z.object({
-    keyPerMinute: z.number().optional(),
-    tenantPerMinute: z.number().optional(),
-    keyConcurrency: z.number().optional(),
-    tenantConcurrency: z.number().optional(),
-  }),
-  createdAt: timestamp,
-  updatedAt: timestamp,
-});
-
-export const ToolView = z.object({
-  name: z.string(),
-  title: z.string().nullable(),
-  description: z.string(),
-  requiredScopes: z.array(z.string()),
-  enabled: z.boolean(),
-});
-
-export const ApiKeyView = z.object({
-  id: z.uuid(),
-  tenant: z.string().meta({ description: 'slug of the owning tenant' }),
-  name: z.string(),
-  prefix: z.string().meta({ description: 'the public start of the key, mcp_<keyId>' }),
-  scopes: z.array(z.string()),
-  tools: z.array(z.string()).nullable(),
-  expiresAt: timestamp.nullable(),
-  revokedAt: timestamp.nullable(),
-  lastUsedAt: timestamp.nullable(),
-  rotatedAt: timestamp.nullable(),
-  rateLimitPerMinute: z.number().int().nullable(),
-  previousSecretValidUntil: timestamp.nullable(),
-  createdAt: timestamp,
-});
-
-export const IssuedApiKeyView = ApiKeyView.extend({
-  secret: z.string().meta({ description: 'the whole key; shown only in this response' }),
-});
-
-export const page = <T extends z.ZodType>(item: T) =>
-  z.object({ items: z.array(item), nextCursor: z.string().nullable() });
-
-export const ErrorView = z.object({
-  statusCode: z.number().int(),
-  error: z.string(),
-  message: z.string(),
-});
-
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 /** A DNS name, an IPv4 address or a bracketed IPv6 address, as the URL parser leaves them. */
 const HOSTNAME =
@@ -243,18 +187,6 @@ export const TenantAuthBody = z.strictObject({
     .nullable(),
 });
 
-export const TenantAuthView = z.object({
-  jwt: z
-    .object({
-      issuer: z.string(),
-      jwksUri: z.string(),
-      audience: z.string().optional(),
-      scopesClaim: z.string().optional(),
-      algorithms: z.array(z.string()).optional(),
-    })
-    .nullable(),
-});
-
 const instant = z.iso
   .datetime({ offset: true, message: 'must be an ISO 8601 date-time, e.g. 2027-01-31T00:00:00Z' })
   .transform((s) => new Date(s));
@@ -271,18 +203,4 @@ export const AuditQuery = z.strictObject({
     .optional(),
   from: instant.optional(),
   to: instant.optional(),
-});
-
-export const AuditEventView = z.object({
-  id: z.string(),
-  at: timestamp,
-  actorKind: z.string(),
-  actorId: z.string(),
-  action: z.string(),
-  tool: z.string().nullable(),
-  keyId: z.string().nullable(),
-  outcome: z.enum(AUDIT_OUTCOMES).nullable(),
-  durationMs: z.number().nullable(),
-  requestId: z.string().nullable(),
-  detail: z.record(z.string(), z.unknown()),
 });

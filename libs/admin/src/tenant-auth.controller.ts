@@ -1,57 +1,49 @@
-import { Body, Controller, Get, Param, Put, Req } from '@nestjs/common';
-import {
-  ApiNotFoundResponse,
-  ApiOkResponse,
-  ApiOperation,
-  ApiParam,
-  ApiTags,
-} from '@nestjs/swagger';
+import { Body, Get, Put } from '@nestjs/common';
 import { z } from 'zod';
-import { Authenticated, type AuthenticatedRequest } from '@app/auth';
-import { AdminAudit } from './admin-audit';
+import { CurrentTenant, JwksCache } from '@app/auth';
 import { Tenant, TenantsService } from '@app/tenancy';
-import { schemaRef } from './openapi-schemas';
-import { TenantAuthBody, TenantAuthView } from './schemas';
+import { Actor, type AdminActor, AdminAudit } from './admin-audit';
+import { Documented, TenantAdminController } from './route';
+import { TenantAuthBody } from './schemas';
 import { JsonBody } from './validation';
+import { TenantAuthView } from './views';
 
-const TenantAuthRef = schemaRef('TenantAuth', TenantAuthView);
-const view = (t: Tenant) => ({ jwt: t.settings.auth?.jwt ?? null });
-
-@ApiTags('tenant auth')
-@ApiParam({ name: 'tenant', description: 'tenant slug' })
-@Authenticated('tenant-admin')
-@Controller('admin/tenants/:tenant/auth')
+@TenantAdminController('tenant auth', 'auth')
 export class TenantAuthController {
   constructor(
     private readonly tenants: TenantsService,
+    private readonly jwks: JwksCache,
     private readonly audit: AdminAudit,
   ) {}
 
   @Get()
-  @ApiOperation({
+  @Documented({
     summary: "The tenant's identity provider for JWT bearer tokens (jwt: null when none)",
+    ok: TenantAuthView.ref,
+    notFound: 'No such tenant',
   })
-  @ApiOkResponse({ schema: TenantAuthRef })
-  @ApiNotFoundResponse({ description: 'No such tenant' })
-  async get(@Param('tenant') slug: string) {
-    return view(await this.tenants.getBySlug(slug));
+  get(@CurrentTenant() tenant: Tenant) {
+    return TenantAuthView.render(tenant);
   }
 
   @Put()
-  @ApiOperation({
+  @Documented({
     summary:
       'Set (or, with jwt: null, remove) the identity provider whose access tokens work on this tenant’s MCP endpoint',
+    ok: TenantAuthView.ref,
+    notFound: 'No such tenant',
   })
   @JsonBody('SetTenantAuth', TenantAuthBody)
-  @ApiOkResponse({ schema: TenantAuthRef })
-  @ApiNotFoundResponse({ description: 'No such tenant' })
   async set(
-    @Req() req: AuthenticatedRequest,
-    @Param('tenant') slug: string,
+    @Actor() actor: AdminActor,
+    @CurrentTenant() current: Tenant,
     @Body() body: z.output<typeof TenantAuthBody>,
   ) {
-    const tenant = await this.tenants.setJwtSettings(slug, body.jwt);
-    this.audit.changed(req, tenant.id, 'tenant.auth', { jwt: body.jwt });
-    return view(tenant);
+    const previous = current.settings.auth?.jwt?.jwksUri;
+    const tenant = await this.tenants.setJwtSettings(current.slug, body.jwt);
+    // Keys of a JWKS this tenant no longer uses must not outlive the change.
+    if (previous && previous !== body.jwt?.jwksUri) this.jwks.forget(previous);
+    this.audit.changed(actor, tenant.id, 'tenant.auth', { jwt: body.jwt });
+    return TenantAuthView.render(tenant);
   }
 }

@@ -1,74 +1,54 @@
-import { Body, Controller, Get, NotFoundException, Param, Put, Req } from '@nestjs/common';
-import {
-  ApiNotFoundResponse,
-  ApiOkResponse,
-  ApiOperation,
-  ApiParam,
-  ApiTags,
-} from '@nestjs/swagger';
+import { Body, Get, NotFoundException, Param, Put } from '@nestjs/common';
 import { z } from 'zod';
-import { Authenticated, type AuthenticatedRequest } from '@app/auth';
-import { AdminAudit } from './admin-audit';
-import { TenantsService, ToolGrantsService } from '@app/tenancy';
-import { ToolDefinition, ToolRegistry } from '@app/tools';
+import { CurrentTenant } from '@app/auth';
+import { Tenant, ToolGrantsService } from '@app/tenancy';
+import { ToolRegistry } from '@app/tools';
+import { Actor, type AdminActor, AdminAudit } from './admin-audit';
 import { schemaRef } from './openapi-schemas';
-import { SetToolBody, ToolView } from './schemas';
+import { Documented, TenantAdminController } from './route';
+import { SetToolBody } from './schemas';
 import { JsonBody } from './validation';
+import { ToolView } from './views';
 
-const ToolRef = schemaRef('Tool', ToolView);
-const ToolListRef = schemaRef('ToolList', z.object({ items: z.array(ToolView) }));
+const ToolListRef = schemaRef('ToolList', z.object({ items: z.array(ToolView.schema) }));
 
-const view = (t: ToolDefinition, grants: ReadonlyMap<string, boolean>) => ({
-  name: t.name,
-  title: t.title ?? null,
-  description: t.description,
-  requiredScopes: [...t.requiredScopes],
-  enabled: grants.get(t.name) !== false,
-});
-
-@ApiTags('tools')
-@ApiParam({ name: 'tenant', description: 'tenant slug' })
-@Authenticated('tenant-admin')
-@Controller('admin/tenants/:tenant/tools')
+@TenantAdminController('tools', 'tools')
 export class ToolsController {
   constructor(
-    private readonly tenants: TenantsService,
     private readonly grants: ToolGrantsService,
     private readonly registry: ToolRegistry,
     private readonly audit: AdminAudit,
   ) {}
 
   @Get()
-  @ApiOperation({
+  @Documented({
     summary: 'The tool catalog as this tenant sees it: scopes needed, enabled or not',
+    ok: ToolListRef,
   })
-  @ApiOkResponse({ schema: ToolListRef })
-  async list(@Param('tenant') slug: string) {
-    const tenant = await this.tenants.getBySlug(slug);
+  async list(@CurrentTenant() tenant: Tenant) {
     const grants = await this.grants.forTenant(tenant.id);
-    return { items: [...this.registry.all()].map((t) => view(t, grants)) };
+    return { items: [...this.registry.all()].map((tool) => ToolView.render({ tool, grants })) };
   }
 
   @Put(':name')
-  @ApiOperation({
+  @Documented({
     summary:
       'Enable or disable a tool for the tenant; open MCP sessions are told their tool list changed',
+    ok: ToolView.ref,
+    notFound: 'No such tenant or tool',
   })
   @JsonBody('SetTool', SetToolBody)
-  @ApiOkResponse({ schema: ToolRef })
-  @ApiNotFoundResponse({ description: 'No such tenant or tool' })
   async set(
-    @Req() req: AuthenticatedRequest,
-    @Param('tenant') slug: string,
+    @Actor() actor: AdminActor,
+    @CurrentTenant() tenant: Tenant,
     @Param('name') name: string,
     @Body() body: z.output<typeof SetToolBody>,
   ) {
-    const tenant = await this.tenants.getBySlug(slug);
     const tool = this.registry.get(name);
     if (!tool)
       throw new NotFoundException(`no tool named "${name}"; GET the tools list for the catalog`);
     await this.grants.set(tenant.id, tool.name, body.enabled);
-    this.audit.changed(req, tenant.id, 'tool.grant', { tool: tool.name, enabled: body.enabled });
-    return view(tool, await this.grants.forTenant(tenant.id));
+    this.audit.changed(actor, tenant.id, 'tool.grant', { tool: tool.name, enabled: body.enabled });
+    return ToolView.render({ tool, grants: await this.grants.forTenant(tenant.id) });
   }
 }

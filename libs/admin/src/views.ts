@@ -1,10 +1,58 @@
-import { API_KEY_PREFIX, ApiKey, IssuedApiKey, Tenant } from '@app/tenancy';
+import { z } from 'zod';
+import { AUDIT_OUTCOMES, AuditEvent } from '@app/audit';
 import type { Page } from '@app/database';
+import { API_KEY_PREFIX, ApiKey, IssuedApiKey, Tenant, TENANT_STATUSES } from '@app/tenancy';
+import type { ToolDefinition } from '@app/tools';
+import { schemaRef } from './openapi-schemas';
 
+/**
+ * A response shape, defined once: its zod schema (registered as an OpenAPI component under `name`)
+ * and how an entity is rendered into it, which the compiler holds to the schema.
+ */
+export interface View<S extends z.ZodType, T> {
+  readonly schema: S;
+  readonly ref: { $ref: string };
+  render(from: T): z.output<S>;
+}
+
+function defineView<S extends z.ZodType, T>(
+  name: string,
+  schema: S,
+  render: (from: T) => z.output<S>,
+): View<S, T> {
+  return { schema, ref: schemaRef(name, schema), render };
+}
+
+/** A cursor page of a view: `{items, nextCursor}`. */
+export function pageOf<S extends z.ZodType, T>(name: string, item: View<S, T>) {
+  return defineView(
+    name,
+    z.object({ items: z.array(item.schema), nextCursor: z.string().nullable() }),
+    (p: Page<T>) => ({ items: p.items.map((i) => item.render(i)), nextCursor: p.nextCursor }),
+  );
+}
+
+const timestamp = z.string().meta({ format: 'date-time' });
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
-export function tenantView(t: Tenant) {
-  return {
+export const TenantView = defineView(
+  'Tenant',
+  z.object({
+    id: z.uuid(),
+    slug: z.string(),
+    name: z.string(),
+    status: z.enum(TENANT_STATUSES),
+    allowedOrigins: z.array(z.string()),
+    rateLimits: z.object({
+      keyPerMinute: z.number().optional(),
+      tenantPerMinute: z.number().optional(),
+      keyConcurrency: z.number().optional(),
+      tenantConcurrency: z.number().optional(),
+    }),
+    createdAt: timestamp,
+    updatedAt: timestamp,
+  }),
+  (t: Tenant) => ({
     id: t.id,
     slug: t.slug,
     name: t.name,
@@ -13,14 +61,32 @@ export function tenantView(t: Tenant) {
     rateLimits: t.settings.rateLimits ?? {},
     createdAt: t.createdAt.toISOString(),
     updatedAt: t.updatedAt.toISOString(),
-  };
-}
+  }),
+);
+
+const apiKeySchema = z.object({
+  id: z.uuid(),
+  tenant: z.string().meta({ description: 'slug of the owning tenant' }),
+  name: z.string(),
+  prefix: z.string().meta({ description: 'the public start of the key, mcp_<keyId>' }),
+  scopes: z.array(z.string()),
+  tools: z.array(z.string()).nullable(),
+  expiresAt: timestamp.nullable(),
+  revokedAt: timestamp.nullable(),
+  lastUsedAt: timestamp.nullable(),
+  rotatedAt: timestamp.nullable(),
+  rateLimitPerMinute: z.number().int().nullable(),
+  previousSecretValidUntil: timestamp.nullable(),
+  createdAt: timestamp,
+});
 
 /** Everything about a key an operator may see: never the secret, never its hash. */
-export function apiKeyView(k: ApiKey, tenantSlug: string) {
-  return {
+export const ApiKeyView = defineView(
+  'ApiKey',
+  apiKeySchema,
+  ({ key: k, tenant }: { key: ApiKey; tenant: Tenant }) => ({
     id: k.id,
-    tenant: tenantSlug,
+    tenant: tenant.slug,
     name: k.name,
     prefix: `${API_KEY_PREFIX}${k.keyId}`,
     scopes: k.scopes,
@@ -32,13 +98,81 @@ export function apiKeyView(k: ApiKey, tenantSlug: string) {
     rateLimitPerMinute: k.rateLimitPerMinute,
     previousSecretValidUntil: iso(k.previousValidUntil),
     createdAt: k.createdAt.toISOString(),
-  };
-}
+  }),
+);
 
-export function issuedKeyView(issued: IssuedApiKey, tenantSlug: string) {
-  return { ...apiKeyView(issued.key, tenantSlug), secret: issued.token };
-}
+/** The one response that carries a key's secret: the one that issued it. */
+export const IssuedApiKeyView = defineView(
+  'IssuedApiKey',
+  apiKeySchema.extend({
+    secret: z.string().meta({ description: 'the whole key; shown only in this response' }),
+  }),
+  ({ issued, tenant }: { issued: IssuedApiKey; tenant: Tenant }) => ({
+    ...ApiKeyView.render({ key: issued.key, tenant }),
+    secret: issued.token,
+  }),
+);
 
-export function pageView<T, V>(page: Page<T>, view: (t: T) => V) {
-  return { items: page.items.map(view), nextCursor: page.nextCursor };
-}
+export const ToolView = defineView(
+  'Tool',
+  z.object({
+    name: z.string(),
+    title: z.string().nullable(),
+    description: z.string(),
+    requiredScopes: z.array(z.string()),
+    enabled: z.boolean(),
+  }),
+  ({ tool: t, grants }: { tool: ToolDefinition; grants: ReadonlyMap<string, boolean> }) => ({
+    name: t.name,
+    title: t.title ?? null,
+    description: t.description,
+    requiredScopes: [...t.requiredScopes],
+    enabled: grants.get(t.name) !== false,
+  }),
+);
+
+export const TenantAuthView = defineView(
+  'TenantAuth',
+  z.object({
+    jwt: z
+      .object({
+        issuer: z.string(),
+        jwksUri: z.string(),
+        audience: z.string().optional(),
+        scopesClaim: z.string().optional(),
+        algorithms: z.array(z.string()).optional(),
+      })
+      .nullable(),
+  }),
+  (t: Tenant) => ({ jwt: t.settings.auth?.jwt ?? null }),
+);
+
+export const AuditEventView = defineView(
+  'AuditEvent',
+  z.object({
+    id: z.string(),
+    at: timestamp,
+    actorKind: z.string(),
+    actorId: z.string(),
+    action: z.string(),
+    tool: z.string().nullable(),
+    keyId: z.string().nullable(),
+    outcome: z.enum(AUDIT_OUTCOMES).nullable(),
+    durationMs: z.number().nullable(),
+    requestId: z.string().nullable(),
+    detail: z.record(z.string(), z.unknown()),
+  }),
+  (e: AuditEvent) => ({
+    id: e.id,
+    at: e.at.toISOString(),
+    actorKind: e.actorKind,
+    actorId: e.actorId,
+    action: e.action,
+    tool: e.tool,
+    keyId: e.keyId,
+    outcome: e.outcome,
+    durationMs: e.durationMs,
+    requestId: e.requestId,
+    detail: e.detail,
+  }),
+);

@@ -1,4 +1,6 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
+import { AuditWriter } from '@app/audit';
+import { Metrics } from '@app/observability';
 import type { Tenant } from '@app/tenancy';
 import type { RefusalReason } from './refusal';
 
@@ -13,11 +15,39 @@ export interface CredentialRefusal {
 }
 
 /**
- * What the guard tells the rest of the platform (metrics, audit). The app binds an implementation
- * through AuthModule.forRoot, keeping auth free of those libraries.
+ * Refused credentials become a metric, a log line and, on a known tenant, an audit event. A request
+ * without any credential is how an MCP client asks for its challenge: a metric and a debug line
+ * only, so anonymous traffic cannot flood the log or a tenant's audit trail.
  */
 @Injectable()
 export class AuthEvents {
-  credentialRefused(_event: CredentialRefusal): void {}
-  rateLimited(_limit: string): void {}
+  private readonly logger = new Logger('Auth');
+
+  constructor(
+    private readonly metrics: Metrics,
+    private readonly audit: AuditWriter,
+  ) {}
+
+  credentialRefused(e: CredentialRefusal): void {
+    this.metrics.authFailures.inc({ reason: e.reason });
+    const missing = e.reason === 'missing';
+    this.logger[missing ? 'debug' : 'warn'](
+      { tenant: e.tenant?.slug, reason: e.reason, route: e.route, requestId: e.requestId },
+      `credential refused: ${e.message}`,
+    );
+    if (!e.tenant || missing) return;
+    this.audit.record({
+      tenantId: e.tenant.id,
+      actorKind: 'anonymous',
+      actorId: e.address,
+      action: 'auth.refused',
+      outcome: 'denied',
+      requestId: e.requestId,
+      detail: { reason: e.reason, message: e.message, route: e.route },
+    });
+  }
+
+  rateLimited(limit: string): void {
+    this.metrics.rateLimited.inc({ limit });
+  }
 }

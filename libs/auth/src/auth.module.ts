@@ -1,6 +1,9 @@
-import { DynamicModule, Global, Module, Type } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
-import { PassportModule } from '@nestjs/passport';
+import { AuditModule } from '@app/audit';
+import { ObservabilityModule } from '@app/observability';
+import { RateLimitModule } from '@app/ratelimit';
+import { TenancyModule } from '@app/tenancy';
 import { AdminTokenService } from './admin-token.service';
 import { AuthEvents } from './auth-events';
 import { ApiKeyVerifier } from './api-key.verifier';
@@ -10,25 +13,18 @@ import { ApiKeyStrategy } from './strategies/api-key.strategy';
 import { JwtStrategy } from './strategies/jwt.strategy';
 import { JwksCache } from './jwks-cache';
 
-@Global()
-@Module({})
-export class AuthModule {
-  /** `events` receives refusals and rate-limit hits (metrics, audit); a no-op by default. */
-  static forRoot(options: { events?: Type<AuthEvents> } = {}): DynamicModule {
-    return {
-      module: AuthModule,
-      imports: [PassportModule],
-      providers: [
-        { provide: AuthEvents, useClass: options.events ?? AuthEvents },
-        AdminTokenService,
-        ApiKeyVerifier,
-        ApiKeyStrategy,
-        AdminTokenStrategy,
-        JwtStrategy,
-        JwksCache,
-        { provide: APP_GUARD, useClass: PlatformAuthGuard },
-      ],
-      exports: [AdminTokenService, ApiKeyVerifier, JwksCache],
-    };
-  }
-}
+@Module({
+  imports: [TenancyModule, RateLimitModule, AuditModule, ObservabilityModule],
+  providers: [
+    AuthEvents,
+    AdminTokenService,
+    ApiKeyVerifier,
+    ApiKeyStrategy,
+    AdminTokenStrategy,
+    JwtStrategy,
+    JwksCache,
+    { provide: APP_GUARD, useClass: PlatformAuthGuard },
+  ],
+  exports: [AdminTokenService, ApiKeyVerifier, JwksCache],
+})
+export class AuthModule {}

@@ -1,6 +1,6 @@
 import { createPublicKey, KeyObject } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
-import type { TenantJwtSettings } from '@app/tenancy';
+import { ChangeFeed, type ReplicaTopic, type TenantJwtSettings } from '@app/tenancy';
 
 /** Asymmetric algorithms only: `none` and every HMAC algorithm are refused before any key lookup. */
 export const JWT_ALGORITHMS = [
@@ -63,6 +63,13 @@ function decodeHeader(token: string): { kid?: string; alg?: string } {
 export class JwksCache {
   private readonly logger = new Logger(JwksCache.name);
   private readonly entries = new Map<string, Entry>();
+  private readonly forgotten?: ReplicaTopic<{ jwksUri: string }>;
+
+  /** Without a change feed (unit specs), forget() acts on this process only. */
+  constructor(changes?: ChangeFeed) {
+    this.forgotten = changes?.topic('jwks-forget');
+    this.forgotten?.subscribe(({ jwksUri }) => this.entries.delete(jwksUri));
+  }
 
   /** The public key that should have signed this token, or a reason it cannot be verified. */
   async keyFor(settings: TenantJwtSettings, token: string): Promise<KeyObject> {
@@ -100,8 +107,10 @@ export class JwksCache {
     return key;
   }
 
+  /** Drops a key set no tenant uses any more, in every replica. */
   forget(jwksUri: string): void {
-    this.entries.delete(jwksUri);
+    if (this.forgotten) this.forgotten.publish({ jwksUri });
+    else this.entries.delete(jwksUri);
   }
 
   /**

@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import {
   CanActivate,
   ExecutionContext,
@@ -41,6 +42,7 @@ export class PlatformAuthGuard implements CanActivate {
     'admin-token': ADMIN_TOKEN_STRATEGY,
     jwt: JWT_STRATEGY,
   };
+  private readonly metricsToken?: Buffer;
 
   constructor(
     private readonly reflector: Reflector,
@@ -56,6 +58,7 @@ export class PlatformAuthGuard implements CanActivate {
     this.passport.use(API_KEY_STRATEGY, apiKey as unknown as Strategy);
     this.passport.use(ADMIN_TOKEN_STRATEGY, adminToken as unknown as Strategy);
     this.passport.use(JWT_STRATEGY, jwt as unknown as Strategy);
+    if (config.metricsToken) this.metricsToken = digest(config.metricsToken);
   }
 
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
@@ -64,6 +67,7 @@ export class PlatformAuthGuard implements CanActivate {
     const access = this.reflector.getAllAndOverride<Access>(ACCESS_KEY, targets) ?? 'platform';
     const req = ctx.switchToHttp().getRequest<AuthenticatedRequest>();
     const res = ctx.switchToHttp().getResponse<Response>();
+    if (access === 'metrics') return this.checkMetricsToken(req, res);
     const slug = typeof req.params.tenant === 'string' ? req.params.tenant : undefined;
 
     try {
@@ -204,7 +208,14 @@ export class PlatformAuthGuard implements CanActivate {
       return;
     }
     if (isPlatformAdmin(principal)) {
-      if (access === 'tenant-admin') return;
+      if (access === 'tenant-admin') {
+        // Read afresh, not from the request-path cache: the platform admin manages tenants.
+        if (slug !== undefined) {
+          req.tenant = (await this.tenants.findBySlug(slug)) ?? undefined;
+          if (!req.tenant) throw new NotFoundException(`tenant "${slug}" not found`);
+        }
+        return;
+      }
       throw new ForbiddenException(
         'the platform admin token is for /admin routes; use a tenant credential here',
       );
@@ -254,6 +265,15 @@ export class PlatformAuthGuard implements CanActivate {
     });
   }
 
+  /** A scraper's token is not a principal: it opens /metrics and nothing else. */
+  private checkMetricsToken(req: AuthenticatedRequest, res: Response): boolean {
+    if (!this.metricsToken) return true;
+    const token = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
+    if (timingSafeEqual(digest(token), this.metricsToken)) return true;
+    res.setHeader('WWW-Authenticate', bearerChallenge({ realm: 'metrics' }));
+    throw new UnauthorizedException('metrics need `Authorization: Bearer <METRICS_TOKEN>`');
+  }
+
   private challenge(access: Access, slug: string | undefined): string {
     if (access === 'tenant-member' && slug !== undefined) {
       return bearerChallenge({
@@ -263,6 +283,8 @@ export class PlatformAuthGuard implements CanActivate {
     return bearerChallenge({ realm: 'mcp-platform-admin' });
   }
 }
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
 
 declare module 'express' {
   interface Request {

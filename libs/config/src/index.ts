@@ -1,3 +1,4 @@
 export * from './config.module';
 export * from './platform-config';
 export { envSchema } from './config.schema';
+export * from './routes';

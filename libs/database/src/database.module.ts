@@ -1,4 +1,4 @@
-import { Global, Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { PlatformConfig } from '@app/config';
@@ -35,7 +35,6 @@ class EmbeddedShutdown implements OnApplicationShutdown {
   }
 }
 
-@Global()
 @Module({
   providers: [
     {
@@ -52,11 +51,11 @@ class EmbeddedShutdown implements OnApplicationShutdown {
 })
 class DatabaseTargetModule {}
 
-@Global()
 @Module({
   imports: [
     DatabaseTargetModule,
     TypeOrmModule.forRootAsync({
+      imports: [DatabaseTargetModule],
       inject: [DatabaseTarget, PlatformConfig],
       useFactory: (target: DatabaseTarget, config: PlatformConfig) => ({
         ...dataSourceOptions(target.url, !!target.embedded, config.databaseQueryTimeoutMs),

@@ -19,7 +19,7 @@ import {
   Principal,
   resourceMetadataUrl,
 } from '@app/auth';
-import { PlatformConfig } from '@app/config';
+import { PlatformConfig, TENANT_ROUTE, tenantPath } from '@app/config';
 import { BodyRefused, createJsonBodyReader } from '@app/observability';
 import { Tenant, ToolGrantsService } from '@app/tenancy';
 import { decideToolAccess, ToolRegistry } from '@app/tools';
@@ -61,7 +61,7 @@ const JSONRPC_INVALID_PARAMS = -32602;
  */
 @ApiExcludeController()
 @Authenticated('tenant-member')
-@Controller('t/:tenant')
+@Controller(TENANT_ROUTE)
 export class McpController {
   /** Requests outside a session: none may carry more than the largest tool-argument limit. */
   private readonly readRequest: BodyReader;
@@ -159,7 +159,7 @@ export class McpController {
   @Get('sse')
   async sse(@Req() req: McpRequest, @Res() res: Response): Promise<void> {
     this.attachAuth(req);
-    const transport = new SSEServerTransport(`/t/${req.tenant.slug}/messages`, res);
+    const transport = new SSEServerTransport(tenantPath(req.tenant.slug, 'messages'), res);
     const server = this.factory.create(req.tenant);
     this.sessions.add({
       ...this.owner(req),

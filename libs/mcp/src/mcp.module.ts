@@ -1,5 +1,9 @@
 import { MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
+import { AuditModule } from '@app/audit';
 import { PlatformConfig } from '@app/config';
+import { ObservabilityModule } from '@app/observability';
+import { TenancyModule } from '@app/tenancy';
+import { ToolsModule } from '@app/tools';
 import { McpServerFactory } from './mcp-server.factory';
 import { McpController } from './mcp.controller';
 import { OriginGuardMiddleware } from './origin-guard.middleware';
@@ -14,6 +18,7 @@ import { ToolCallRecorder } from './tool-call-recorder';
 import { WellKnownController } from './well-known.controller';
 
 @Module({
+  imports: [TenancyModule, ToolsModule, AuditModule, ObservabilityModule],
   controllers: [McpController, WellKnownController],
   providers: [
     McpServerFactory,

@@ -1,9 +1,9 @@
-import { BeforeApplicationShutdown, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { PlatformConfig } from '@app/config';
 import { Metrics } from '@app/observability';
-import { ChangeFeed, TenantsService } from '@app/tenancy';
+import { ChangeFeed, ReplicaTopic, TenantsService } from '@app/tenancy';
 import { SessionDirectory, SessionRecord } from './session-directory';
 
 export interface McpSession {
@@ -30,13 +30,15 @@ export type SessionRef = Pick<McpSession, 'id' | 'tenantId' | 'principalId' | 'k
  * when idle and capped per tenant (the least recently used goes first).
  */
 @Injectable()
-export class SessionStore implements OnModuleInit, BeforeApplicationShutdown {
+export class SessionStore implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(SessionStore.name);
   private readonly sessions = new Map<string, McpSession>();
   /** Session ids per tenant, in insertion order. */
   private readonly byTenant = new Map<string, Set<string>>();
   private sweeper?: NodeJS.Timeout;
   private stopping = false;
+  /** Sessions ended through another replica (DELETE there), to close here too. */
+  private readonly ended: ReplicaTopic<{ sessionId: string }>;
 
   constructor(
     private readonly config: PlatformConfig,
@@ -44,7 +46,9 @@ export class SessionStore implements OnModuleInit, BeforeApplicationShutdown {
     private readonly tenants: TenantsService,
     private readonly metrics: Metrics,
     private readonly directory: SessionDirectory,
-  ) {}
+  ) {
+    this.ended = changes.topic('mcp-sessions');
+  }
 
   onModuleInit(): void {
     const every = Math.max(1000, Math.min(60_000, this.config.sessionIdleTtlMs / 4));
@@ -61,12 +65,6 @@ export class SessionStore implements OnModuleInit, BeforeApplicationShutdown {
         case 'all':
           this.notifyToolsChanged([...this.sessions.values()]);
           break;
-        case 'session-ended': {
-          // Ended through another replica (DELETE there): close it here too.
-          const s = this.sessions.get(c.sessionId);
-          if (s) void this.close(s);
-          break;
-        }
         case 'tenant':
           if (this.byTenant.has(c.tenantId)) {
             this.closeIfTenantGone(c.tenantId, c.slug).catch((err: unknown) =>
@@ -78,25 +76,25 @@ export class SessionStore implements OnModuleInit, BeforeApplicationShutdown {
           break;
       }
     });
+    this.ended.subscribe(({ sessionId }) => {
+      const s = this.sessions.get(sessionId);
+      if (s) void this.close(s);
+    });
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
-    await this.closeAll();
+  async onApplicationShutdown(): Promise<void> {
     await this.directory.close();
   }
 
   /**
-   * Closes every session held here (shutdown). Their shared records stay: with REDIS_URL the other
-   * replicas keep serving their plain requests.
+   * Closes every session held here (shutdown, by the app's shutdown coordinator, once ordinary
+   * requests are done). Their shared records stay: with REDIS_URL the other replicas keep serving
+   * their plain requests.
    */
   async closeAll(): Promise<void> {
     clearInterval(this.sweeper);
     this.stopping = true;
     await Promise.all([...this.sessions.values()].map((s) => this.close(s)));
-  }
-
-  get size(): number {
-    return this.sessions.size;
   }
 
   /** The session, if it exists and belongs to this tenant and principal; touches it. */
@@ -130,7 +128,7 @@ export class SessionStore implements OnModuleInit, BeforeApplicationShutdown {
   /** Ends a session another replica holds: its record goes, and its holder closes it. */
   async endShared(id: string): Promise<void> {
     await this.directory.end(id);
-    this.changes.publish({ kind: 'session-ended', sessionId: id });
+    this.ended.publish({ sessionId: id });
   }
 
   add(session: McpSession): void {

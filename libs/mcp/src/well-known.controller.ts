@@ -1,13 +1,13 @@
 import { Controller, Get, NotFoundException, Param } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { Public, resourceUrl } from '@app/auth';
-import { PlatformConfig } from '@app/config';
+import { Public, RESOURCE_METADATA_PREFIX, resourceUrl } from '@app/auth';
+import { PlatformConfig, TENANT_ROUTE } from '@app/config';
 import { TenantsService } from '@app/tenancy';
 import { ToolRegistry } from '@app/tools';
 
 @ApiTags('mcp')
 @Public()
-@Controller('.well-known/oauth-protected-resource/t/:tenant/mcp')
+@Controller(`${RESOURCE_METADATA_PREFIX}/${TENANT_ROUTE}/mcp`)
 export class WellKnownController {
   constructor(
     private readonly config: PlatformConfig,

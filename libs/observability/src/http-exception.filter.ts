@@ -5,7 +5,6 @@ import {
   HttpException,
   HttpStatus,
   Logger,
-  Optional,
 } from '@nestjs/common';
 import type { Response } from 'express';
 import { STATUS_CODES } from 'node:http';
@@ -28,7 +27,7 @@ function defaultMessage(status: number): string {
 export class HttpExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('HttpException');
 
-  constructor(@Optional() private readonly database?: DatabaseHealth) {}
+  constructor(private readonly database: DatabaseHealth) {}
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const res = host.switchToHttp().getResponse<Response>();
@@ -70,7 +69,7 @@ export class HttpExceptionFilter implements ExceptionFilter {
     if (isDatabaseUnavailable(exception)) {
       // Not logged here: DatabaseHealth writes one line when the outage starts and one when it
       // ends, with the number of requests refused meanwhile.
-      this.database?.unavailable(exception);
+      this.database.unavailable(exception);
       return {
         status: HttpStatus.SERVICE_UNAVAILABLE,
         message: 'the database is unavailable; retry in a few seconds',

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Inject, Injectable, NestMiddleware, OnApplicationShutdown } from '@nestjs/common';
 import type { Params } from 'nestjs-pino';
 import pino from 'pino';
-import { PlatformConfig } from '@app/config';
+import { PlatformConfig, tenantEndpointOf } from '@app/config';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
@@ -103,7 +103,7 @@ export class LogFlush implements OnApplicationShutdown {
  * and no request-scoped context (nestjs-pino's AsyncLocalStorage turns on async hooks for every
  * promise in the process, a measurable cost on the MCP hot path). Refusals are info, failures
  * error (503s during an outage debug), requests the client abandoned info. Successful requests are info on the admin API, but
- * debug on the tenant MCP routes (`/t/...`): those are the hot path, and every tool call is in the
+ * debug on the tenant MCP routes (`/t/<slug>/mcp`, ...): those are the hot path, and every tool call is in the
  * audit log and the metrics already.
  */
 @Injectable()
@@ -116,7 +116,7 @@ export class AccessLogMiddleware implements NestMiddleware {
     res.once('close', () => {
       const status = res.statusCode;
       const ended = res.writableFinished;
-      const success = req.url?.startsWith('/t/') ? 'debug' : 'info';
+      const success = tenantEndpointOf(req.url) ? 'debug' : 'info';
       // A 503 with Retry-After is a deliberate answer during an outage, which DatabaseHealth logs
       // once when it starts and once when it ends: not an error line per request.
       const unavailable = status === 503 && res.hasHeader('Retry-After');

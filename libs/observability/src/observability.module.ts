@@ -1,14 +1,12 @@
-import { Global, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
+import { MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
-import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
 import { PlatformConfig } from '@app/config';
-import { HealthController } from './health.controller';
+import { DatabaseModule } from '@app/database';
 import { HttpExceptionFilter } from './http-exception.filter';
 import { HttpMetricsMiddleware } from './http-metrics.middleware';
 import { AccessLogMiddleware, LogFlush, loggerParams, RootLogger } from './logging';
 import { Metrics } from './metrics';
-import { MetricsController } from './metrics.controller';
 
 @Module({
   providers: [{ provide: RootLogger, inject: [PlatformConfig], useFactory: RootLogger.create }],
@@ -16,18 +14,16 @@ import { MetricsController } from './metrics.controller';
 })
 class RootLoggerModule {}
 
-@Global()
 @Module({
   imports: [
+    DatabaseModule,
     RootLoggerModule,
     LoggerModule.forRootAsync({
       imports: [RootLoggerModule],
       inject: [RootLogger],
       useFactory: loggerParams,
     }),
-    TerminusModule.forRoot({ logger: false }),
   ],
-  controllers: [HealthController, MetricsController],
   providers: [Metrics, LogFlush, { provide: APP_FILTER, useClass: HttpExceptionFilter }],
   exports: [Metrics],
 })

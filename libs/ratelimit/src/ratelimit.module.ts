@@ -1,8 +1,7 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { ConcurrencyLimiter } from './concurrency-limiter';
 import { RateLimiter } from './rate-limiter';
 
-@Global()
 @Module({
   providers: [RateLimiter, ConcurrencyLimiter],
   exports: [RateLimiter, ConcurrencyLimiter],

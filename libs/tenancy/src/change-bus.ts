@@ -2,29 +2,39 @@ import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import Redis from 'ioredis';
 import { Client } from 'pg';
-import type { TenancyChange } from './change-feed';
 
 export const CHANGE_CHANNEL = 'mcp_platform_changes';
 
-interface Envelope {
-  origin: string;
-  change: TenancyChange;
+/** What travels between replicas: a message on a named topic. */
+export interface BusMessage {
+  topic: string;
+  body: unknown;
 }
 
-/** Carries tenancy changes to the other replicas. */
+/** `change` is how replicas of the previous version sent tenancy changes (a rolling upgrade). */
+interface Envelope extends Partial<BusMessage> {
+  origin: string;
+  change?: unknown;
+}
+
+/** Carries messages to the other replicas. */
 export interface ChangeBus {
-  publish(change: TenancyChange): Promise<void>;
-  /** `onMessage` gets other processes' changes; `onGap` when some may have been missed. */
-  start(onMessage: (c: TenancyChange) => void, onGap: () => void): Promise<void>;
+  publish(message: BusMessage): Promise<void>;
+  /** `onMessage` gets other processes' messages; `onGap` when some may have been missed. */
+  start(onMessage: (m: BusMessage) => void, onGap: () => void): Promise<void>;
   stop(): Promise<void>;
 }
 
 const origin = randomUUID();
 
-function parse(raw: string): TenancyChange | null {
+const encode = (m: BusMessage) => JSON.stringify({ origin, ...m } satisfies Envelope);
+
+function parse(raw: string): BusMessage | null {
   try {
     const e = JSON.parse(raw) as Envelope;
-    return e.origin === origin ? null : e.change;
+    if (e.origin === origin) return null;
+    if (e.topic !== undefined) return { topic: e.topic, body: e.body };
+    return e.change !== undefined ? { topic: 'tenancy', body: e.change } : null;
   } catch {
     return null;
   }
@@ -42,17 +52,17 @@ export class PgChangeBus implements ChangeBus {
     private readonly notify: (payload: string) => Promise<unknown>,
   ) {}
 
-  async publish(change: TenancyChange): Promise<void> {
-    await this.notify(JSON.stringify({ origin, change } satisfies Envelope));
+  async publish(message: BusMessage): Promise<void> {
+    await this.notify(encode(message));
   }
 
-  async start(onMessage: (c: TenancyChange) => void, onGap: () => void): Promise<void> {
+  async start(onMessage: (m: BusMessage) => void, onGap: () => void): Promise<void> {
     const connect = async (attempt: number): Promise<void> => {
       if (this.stopped) return;
       const client = new Client({ connectionString: this.url, connectionTimeoutMillis: 5_000 });
       client.on('notification', (n) => {
-        const change = n.channel === CHANGE_CHANNEL && n.payload ? parse(n.payload) : null;
-        if (change) onMessage(change);
+        const message = n.channel === CHANGE_CHANNEL && n.payload ? parse(n.payload) : null;
+        if (message) onMessage(message);
       });
       const reconnect = () => {
         if (this.stopped || this.client !== client) return;
@@ -112,14 +122,14 @@ export class RedisChangeBus implements ChangeBus {
     this.sub.on('error', () => undefined);
   }
 
-  async publish(change: TenancyChange): Promise<void> {
-    await this.pub.publish(CHANGE_CHANNEL, JSON.stringify({ origin, change } satisfies Envelope));
+  async publish(message: BusMessage): Promise<void> {
+    await this.pub.publish(CHANGE_CHANNEL, encode(message));
   }
 
-  async start(onMessage: (c: TenancyChange) => void, onGap: () => void): Promise<void> {
+  async start(onMessage: (m: BusMessage) => void, onGap: () => void): Promise<void> {
     this.sub.on('message', (channel: string, raw: string) => {
-      const change = channel === CHANGE_CHANNEL ? parse(raw) : null;
-      if (change) onMessage(change);
+      const message = channel === CHANGE_CHANNEL ? parse(raw) : null;
+      if (message) onMessage(message);
     });
     // After a reconnect ioredis re-subscribes, but messages sent meanwhile are gone.
     let connectedOnce = false;

@@ -1,8 +1,8 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { getDataSourceToken, TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { PlatformConfig } from '@app/config';
-import { DatabaseTarget } from '@app/database';
+import { DatabaseModule, DatabaseTarget } from '@app/database';
 import { ApiKeysService } from './api-keys.service';
 import { CHANGE_CHANNEL, ChangeBus, PgChangeBus, RedisChangeBus } from './change-bus';
 import { CHANGE_BUS, ChangeFeed } from './change-feed';
@@ -24,9 +24,8 @@ function changeBus(
   );
 }
 
-@Global()
 @Module({
-  imports: [TypeOrmModule.forFeature([Tenant, ApiKey, ToolGrant, PlatformSetting])],
+  imports: [DatabaseModule, TypeOrmModule.forFeature([Tenant, ApiKey, ToolGrant, PlatformSetting])],
   providers: [
     {
       provide: CHANGE_BUS,

@@ -1,4 +1,4 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { CoreTools } from './builtin/core.tools';
@@ -8,7 +8,6 @@ import { NotesService } from './builtin/notes.service';
 import { NotesTools } from './builtin/notes.tools';
 import { ToolRegistry } from './tool-registry';
 
-@Global()
 @Module({
   imports: [DiscoveryModule, TypeOrmModule.forFeature([Note])],
   providers: [ToolRegistry, NotesService, CoreTools, MathTools, NotesTools],

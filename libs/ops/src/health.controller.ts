@@ -1,4 +1,4 @@
-import { Controller, Get, Optional } from '@nestjs/common';
+import { Controller, Get } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import {
   HealthCheck,
@@ -18,7 +18,7 @@ export class HealthController {
     private readonly health: HealthCheckService,
     private readonly db: TypeOrmHealthIndicator,
     private readonly indicators: HealthIndicatorService,
-    @Optional() private readonly database?: DatabaseHealth,
+    private readonly database: DatabaseHealth,
   ) {}
 
   @Get('healthz')
@@ -41,16 +41,16 @@ export class HealthController {
    * here counts among the requests refused during the outage.
    */
   private async databaseCheck(): Promise<HealthIndicatorResult> {
-    const outage = this.database?.outage();
+    const outage = this.database.outage();
     if (outage) {
-      this.database?.unavailable(new Error('readiness check during the outage'));
+      this.database.unavailable(new Error('readiness check during the outage'));
       const since = new Date(outage.since).toISOString();
       return this.indicators.check('database').down({ message: `unavailable since ${since}` });
     }
     const result = await this.db.pingCheck('database', { timeout: 2000 });
     if (result.database?.status === 'down') {
       const message = (result.database as { message?: unknown }).message;
-      this.database?.unavailable(
+      this.database.unavailable(
         new Error(typeof message === 'string' ? message : 'readiness ping failed'),
       );
     }
