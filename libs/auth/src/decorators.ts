@@ -45,14 +45,6 @@ export interface AuthenticatedRequest extends Request {
   user?: Principal;
 }
 
-/** Who made this request, as the guard authenticated them. */
-export const CurrentPrincipal = createParamDecorator((_: unknown, ctx: ExecutionContext) => {
-  const principal = ctx.switchToHttp().getRequest<AuthenticatedRequest>().user;
-  if (!principal)
-    throw new Error('CurrentPrincipal used on a route the guard did not authenticate');
-  return principal;
-});
-
 /** The tenant the route's `:tenant` names, resolved once by the guard (404 when there is none). */
 export const CurrentTenant = createParamDecorator((_: unknown, ctx: ExecutionContext): Tenant => {
   const tenant = ctx.switchToHttp().getRequest<AuthenticatedRequest>().tenant;
