@@ -54,7 +54,6 @@ export const envSchema = z.object({
   REQUEST_TIMEOUT: positiveInt.default(30).describe('seconds to receive a whole request'),
   HEADERS_TIMEOUT: positiveInt.default(10).describe('seconds to receive request headers'),
   DB_QUERY_TIMEOUT: positiveInt.default(5).describe('seconds'),
-  BENCH_TOOL_PACK: z.coerce.number().int().min(0).max(1000).default(0).describe('benchmark only'),
   SHUTDOWN_TIMEOUT: positiveInt.default(10).describe('seconds'),
   AUDIT_MEMORY_QUEUE: positiveInt.default(5000).describe('audit events in memory; more spill'),
 });

@@ -46,8 +46,6 @@ export class PlatformConfig {
   readonly headersTimeoutMs!: number;
   /** Client-side: a query that has not answered by then fails as "database unavailable". */
   readonly databaseQueryTimeoutMs!: number;
-  /** Benchmarks only: registers this many synthetic tools (bench_tool_NNN). */
-  readonly benchToolPack!: number;
   /** Audit events held in memory while they cannot be written; the rest spill to DATA_DIR. */
   readonly auditMemoryQueue!: number;
 }
@@ -109,7 +107,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PlatformConfig
     requestTimeoutMs: e.REQUEST_TIMEOUT * 1000,
     headersTimeoutMs: e.HEADERS_TIMEOUT * 1000,
     databaseQueryTimeoutMs: e.DB_QUERY_TIMEOUT * 1000,
-    benchToolPack: e.BENCH_TOOL_PACK,
     auditMemoryQueue: e.AUDIT_MEMORY_QUEUE,
   };
   return Object.freeze(config);

@@ -72,7 +72,12 @@ async function main() {
     }
   })());
   process.on('message', (m) => m === 'stop' && stop());
-  process.on('disconnect', stop);
+  // The platform is gone (it crashed, or failed during boot): nobody waits for this stop, and a
+  // stop that hangs on the dead client's connections must not leave this process behind.
+  process.on('disconnect', () => {
+    setTimeout(() => process.exit(1), 10000).unref();
+    stop();
+  });
   send({ ready: socketPath });
 }
 

@@ -14,7 +14,7 @@ import { CoreTools } from './builtin/core.tools';
 import { McpTool } from './decorators';
 import type { ToolContext } from './tool-context';
 import { invokeTool } from './tool-invoker';
-import { ToolRegistry } from './tool-registry';
+import { ContributedTool, ToolContributor, ToolRegistry, ToolSource } from './tool-registry';
 
 const limits = (l: Partial<ToolArgumentLimits> = {}): ToolArgumentLimits => ({
   maxBytes: 1000,
@@ -186,6 +186,33 @@ class TooDeepTool {
   }
 }
 
+/** Tools given as data through the registry's seam, as the bench platform's tool pack is. */
+@Injectable()
+@ToolSource()
+class ContributedTools implements ToolContributor {
+  static extra: ContributedTool[] = [];
+
+  tools(): ContributedTool[] {
+    return [
+      {
+        options: { name: 'contributed_tool', description: 'the defaults', input: Input },
+        handler: () => 'ok',
+      },
+      {
+        options: {
+          name: 'contributed_narrow',
+          description: 'its own cap',
+          input: Input,
+          limits: { maxDepth: 4 },
+        },
+        requiredScopes: ['things:use'],
+        handler: () => 'ok',
+      },
+      ...ContributedTools.extra,
+    ];
+  }
+}
+
 async function registryWith(env: Record<string, string>, ...tools: (new () => object)[]) {
   const moduleRef = await Test.createTestingModule({
     imports: [DiscoveryModule],
@@ -198,15 +225,19 @@ async function registryWith(env: Record<string, string>, ...tools: (new () => ob
 describe('ToolRegistry argument limits', () => {
   const ctx = { signal: new AbortController().signal } as ToolContext;
 
-  it('gives each tool the defaults with its own limits on top, and bench tools the defaults', async () => {
+  it('gives each tool the defaults with its own limits on top, contributed tools too', async () => {
     const moduleRef = await registryWith(
-      { MAX_ARGUMENT_ELEMENTS: '50', BENCH_TOOL_PACK: '2' },
+      { MAX_ARGUMENT_ELEMENTS: '50' },
       LimitedTools,
+      ContributedTools,
     );
     const registry = moduleRef.get(ToolRegistry);
     const defaults = { maxBytes: 256 * 1024, maxElements: 50, maxDepth: 32 };
     expect(registry.get('plain_tool')?.limits).toEqual(defaults);
-    expect(registry.get('bench_tool_001')?.limits).toEqual(defaults);
+    expect(registry.get('contributed_tool')?.limits).toEqual(defaults);
+    expect(registry.get('contributed_narrow')?.limits).toEqual({ ...defaults, maxDepth: 4 });
+    expect(registry.get('contributed_narrow')?.requiredScopes).toEqual(['things:use']);
+    expect(registry.scopes()).toContain('things:use');
     expect(registry.get('wide_tool')?.limits).toEqual({
       maxBytes: 512 * 1024,
       maxElements: 100_000,
@@ -237,6 +268,19 @@ describe('ToolRegistry argument limits', () => {
     expect(registry.get('whoami')?.limits.maxBytes).toBe(256 * 1024);
     expect(registry.largestArgumentBytes()).toBe(640 * 1024);
     await moduleRef.close();
+  });
+
+  it('refuses to boot when a contributed tool takes the name of another tool', async () => {
+    ContributedTools.extra = [
+      { options: { name: 'plain_tool', description: 'x', input: Input }, handler: () => 'no' },
+    ];
+    try {
+      await expect(registryWith({}, LimitedTools, ContributedTools)).rejects.toThrow(
+        'duplicate MCP tool name "plain_tool" (on ContributedTools.tools())',
+      );
+    } finally {
+      ContributedTools.extra = [];
+    }
   });
 
   it('refuses to boot with a tool deeper than MAX_JSON_DEPTH', async () => {

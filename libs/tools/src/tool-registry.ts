@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { TENANT_ADMIN_SCOPE } from '@app/auth';
 import { PlatformConfig, type ToolArgumentLimits } from '@app/config';
 import { resolveArgumentLimits } from './argument-limits';
-import { McpTool, McpToolOptions, REQUIRED_SCOPES } from './decorators';
+import { McpTool, McpToolOptions, REQUIRED_SCOPES, ScopeName } from './decorators';
 import type { ToolContext } from './tool-context';
 
 export interface ToolDefinition {
@@ -31,7 +31,26 @@ function jsonSchema(schema: z.ZodObject): Tool['inputSchema'] {
   return { ...json, type: 'object' };
 }
 
-/** Every @McpTool in the application, discovered once at boot. */
+/** A tool given as data by a @ToolSource() provider rather than declared as an @McpTool method. */
+export interface ContributedTool {
+  readonly options: McpToolOptions;
+  readonly requiredScopes?: readonly ScopeName[];
+  readonly handler: (args: unknown, ctx: ToolContext) => unknown;
+}
+
+/**
+ * The seam for tools that are not methods of the platform's own providers: any provider in the
+ * application (any module, also one composed outside the product) whose class is marked
+ * `@ToolSource()` and implements `ToolContributor` has `tools()` asked once at boot, and what it
+ * returns is defined, checked for duplicate names and listed exactly like an @McpTool method.
+ */
+export const ToolSource = DiscoveryService.createDecorator<void>();
+
+export interface ToolContributor {
+  tools(): Iterable<ContributedTool>;
+}
+
+/** Every @McpTool and every @ToolSource() contribution in the application, found once at boot. */
 @Injectable()
 export class ToolRegistry implements OnModuleInit {
   private tools = new Map<string, ToolDefinition>();
@@ -44,7 +63,7 @@ export class ToolRegistry implements OnModuleInit {
     private readonly discovery: DiscoveryService,
     private readonly scanner: MetadataScanner,
     private readonly reflector: Reflector,
-    private readonly config: PlatformConfig,
+    config: PlatformConfig,
   ) {
     this.defaultLimits = config.toolArgumentLimits;
     this.largestBytes = this.defaultLimits.maxBytes;
@@ -52,6 +71,14 @@ export class ToolRegistry implements OnModuleInit {
 
   onModuleInit(): void {
     const tools = new Map<string, ToolDefinition>();
+    const add = (where: string, tool: ToolDefinition) => {
+      if (tools.has(tool.name)) {
+        throw new Error(
+          `duplicate MCP tool name "${tool.name}" (on ${where}); tool names must be unique`,
+        );
+      }
+      tools.set(tool.name, tool);
+    };
     for (const wrapper of this.discovery.getProviders()) {
       const instance = wrapper.instance as Record<string, unknown> | undefined;
       if (!instance || typeof instance !== 'object' || !wrapper.isDependencyTreeStatic()) continue;
@@ -59,22 +86,19 @@ export class ToolRegistry implements OnModuleInit {
       for (const method of this.scanner.getAllMethodNames(proto)) {
         const options = this.discovery.getMetadataByDecorator(McpTool, wrapper, method);
         if (!options) continue;
-        if (tools.has(options.name)) {
-          throw new Error(
-            `duplicate MCP tool name "${options.name}" (on ${wrapper.name}.${method}); tool names must be unique`,
-          );
-        }
         const fn = instance[method] as (args: unknown, ctx: ToolContext) => unknown;
         const requiredScopes =
           this.reflector.getAllAndOverride<string[] | undefined>(REQUIRED_SCOPES, [
             fn,
             instance.constructor as () => unknown,
           ]) ?? [];
-        tools.set(options.name, this.define(options, requiredScopes, fn.bind(instance)));
+        add(`${wrapper.name}.${method}`, this.define(options, requiredScopes, fn.bind(instance)));
       }
-    }
-    for (const synthetic of benchToolPack(this.config.benchToolPack)) {
-      tools.set(synthetic.options.name, this.define(synthetic.options, [], synthetic.handler));
+      if (this.discovery.getMetadataByDecorator(ToolSource, wrapper)) {
+        for (const t of (instance as unknown as ToolContributor).tools()) {
+          add(`${wrapper.name}.tools()`, this.define(t.options, t.requiredScopes ?? [], t.handler));
+        }
+      }
     }
     this.tools = tools;
     const scopes = new Set([TENANT_ADMIN_SCOPE]);
@@ -87,7 +111,7 @@ export class ToolRegistry implements OnModuleInit {
 
   private define(
     o: McpToolOptions,
-    requiredScopes: string[],
+    requiredScopes: readonly string[],
     fn: (args: unknown, ctx: ToolContext) => unknown,
   ): ToolDefinition {
     const listEntry: Tool = {
@@ -138,26 +162,4 @@ export class ToolRegistry implements OnModuleInit {
   scopes(): readonly string[] {
     return this.scopeCatalog;
   }
-}
-
-const BenchInput = z.object({ x: z.number().describe('any number'), note: z.string().optional() });
-const BenchOutput = z.object({ x: z.number() });
-
-/**
- * Benchmark-only synthetic tools (BENCH_TOOL_PACK=N), so `tools/list` can be measured with a large
- * catalog. Never registered unless that variable is set.
- */
-function benchToolPack(n: number) {
-  return Array.from({ length: n }, (_, i) => ({
-    options: {
-      name: `bench_tool_${String(i + 1).padStart(3, '0')}`,
-      title: `Benchmark tool ${i + 1}`,
-      description:
-        'Synthetic tool of the benchmark pack: returns x. Not part of the product catalog.',
-      input: BenchInput,
-      output: BenchOutput,
-      annotations: { readOnlyHint: true },
-    } satisfies McpToolOptions,
-    handler: (args: unknown) => ({ x: (args as z.infer<typeof BenchInput>).x }),
-  }));
 }

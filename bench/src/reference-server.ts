@@ -1,5 +1,3 @@
-#!/usr/bin/env node
-'use strict';
 /**
  * The reference the platform is measured against: nothing but @modelcontextprotocol/sdk and
  * Express, exposing the same `add` tool as the platform (a, b numbers → `{result}` as
@@ -12,30 +10,34 @@
  *
  * Listens on 127.0.0.1:PORT (0 = any free port) at POST/GET/DELETE /mcp. When started by the
  * bench (with an IPC channel) it reports { ready: port } and exits when the bench goes away.
+ *
+ *   REF_MODE=stateful node dist/bench/reference-server.js
  */
-const { randomUUID } = require('node:crypto');
-const express = require('express');
-const { McpServer } = require('@modelcontextprotocol/sdk/server/mcp.js');
-const { StreamableHTTPServerTransport } = require('@modelcontextprotocol/sdk/server/streamableHttp.js');
-const { isInitializeRequest } = require('@modelcontextprotocol/sdk/types.js');
-const { z } = require('zod');
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import express, { type Request, type Response } from 'express';
+import { z } from 'zod';
 
-const MODE = process.env.REF_MODE === 'stateful' ? 'stateful' : 'stateless';
-const PORT = Number(process.env.PORT || 0);
 const HOST = '127.0.0.1';
 
-function buildServer() {
+function buildServer(): McpServer {
   const server = new McpServer({ name: 'reference', version: '1.0.0' });
   server.registerTool(
     'add',
     {
       title: 'Add',
       description: 'Adds two numbers: a + b.',
-      inputSchema: { a: z.number().describe('First operand'), b: z.number().describe('Second operand') },
+      inputSchema: {
+        a: z.number().describe('First operand'),
+        b: z.number().describe('Second operand'),
+      },
       outputSchema: { result: z.number() },
       annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
     },
-    async ({ a, b }) => {
+    ({ a, b }) => {
       const out = { result: a + b };
       return { content: [{ type: 'text', text: JSON.stringify(out) }], structuredContent: out };
     },
@@ -43,16 +45,18 @@ function buildServer() {
   return server;
 }
 
-function jsonRpcError(res, status, message) {
+function jsonRpcError(res: Response, status: number, message: string): void {
   res.status(status).json({ jsonrpc: '2.0', error: { code: -32000, message }, id: null });
 }
 
-const app = express();
-app.disable('x-powered-by');
-app.use(express.json({ limit: '1mb' }));
+const internalError = (res: Response, err: unknown) => {
+  if (!res.headersSent) {
+    jsonRpcError(res, 500, `Internal error: ${err instanceof Error ? err.message : String(err)}`);
+  }
+};
 
-if (MODE === 'stateless') {
-  app.post('/mcp', async (req, res) => {
+function statelessRoutes(app: express.Express): void {
+  app.post('/mcp', async (req: Request, res: Response) => {
     const server = buildServer();
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: undefined,
@@ -66,19 +70,20 @@ if (MODE === 'stateless') {
       await server.connect(transport);
       await transport.handleRequest(req, res, req.body);
     } catch (err) {
-      if (!res.headersSent) jsonRpcError(res, 500, `Internal error: ${err.message}`);
+      internalError(res, err);
     }
   });
-  const notAllowed = (_req, res) => {
+  const notAllowed = (_req: Request, res: Response) => {
     res.setHeader('Allow', 'POST');
     jsonRpcError(res, 405, 'Method not allowed');
   };
   app.get('/mcp', notAllowed);
   app.delete('/mcp', notAllowed);
-} else {
-  /** @type {Map<string, StreamableHTTPServerTransport>} */
-  const transports = new Map();
-  app.post('/mcp', async (req, res) => {
+}
+
+function statefulRoutes(app: express.Express): void {
+  const transports = new Map<string, StreamableHTTPServerTransport>();
+  app.post('/mcp', async (req: Request, res: Response) => {
     try {
       const id = req.headers['mcp-session-id'];
       if (typeof id === 'string') {
@@ -89,9 +94,9 @@ if (MODE === 'stateless') {
       if (!isInitializeRequest(req.body)) {
         return jsonRpcError(res, 400, 'Bad Request: no valid session id');
       }
-      const transport = new StreamableHTTPServerTransport({
+      const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),
-        onsessioninitialized: (sid) => transports.set(sid, transport),
+        onsessioninitialized: (sid) => void transports.set(sid, transport),
       });
       transport.onclose = () => {
         if (transport.sessionId) transports.delete(transport.sessionId);
@@ -99,10 +104,10 @@ if (MODE === 'stateless') {
       await buildServer().connect(transport);
       await transport.handleRequest(req, res, req.body);
     } catch (err) {
-      if (!res.headersSent) jsonRpcError(res, 500, `Internal error: ${err.message}`);
+      internalError(res, err);
     }
   });
-  const toSession = async (req, res) => {
+  const toSession = async (req: Request, res: Response) => {
     const id = req.headers['mcp-session-id'];
     const transport = typeof id === 'string' ? transports.get(id) : undefined;
     if (!transport) return jsonRpcError(res, 404, 'Session not found');
@@ -112,18 +117,29 @@ if (MODE === 'stateless') {
   app.delete('/mcp', toSession);
 }
 
-const listener = app.listen(PORT, HOST, () => {
-  const { port } = listener.address();
-  if (process.send) process.send({ ready: port, mode: MODE });
-  else process.stdout.write(`reference server (${MODE}) on http://${HOST}:${port}/mcp\n`);
-});
+function serve(): void {
+  const mode = process.env.REF_MODE === 'stateful' ? 'stateful' : 'stateless';
+  const port = Number(process.env.PORT || 0);
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(express.json({ limit: '1mb' }));
+  if (mode === 'stateless') statelessRoutes(app);
+  else statefulRoutes(app);
 
-const stop = () => {
-  listener.close();
-  listener.closeAllConnections?.();
-  process.exit(0);
-};
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
-// Started by the bench: never outlive it.
-if (process.send) process.on('disconnect', stop);
+  const listener = app.listen(port, HOST, () => {
+    const { port: bound } = listener.address() as AddressInfo;
+    if (process.send) process.send({ ready: bound, mode });
+    else process.stdout.write(`reference server (${mode}) on http://${HOST}:${bound}/mcp\n`);
+  });
+  const stop = () => {
+    listener.close();
+    listener.closeAllConnections?.();
+    process.exit(0);
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  // Started by the bench: never outlive it.
+  if (process.send) process.on('disconnect', stop);
+}
+
+serve();
