@@ -32,17 +32,6 @@ const SHUTDOWN_WRITE_TIMEOUT_MS = 1_000;
 /** After the spill failed to take a write (disk full), events stay in memory this long. */
 const SPILL_RETRY_MS = 5_000;
 
-export interface AuditWriterStats {
-  /** In memory. */
-  queued: number;
-  /** Rows inserted (a repeated event, or one of a deleted tenant, is not counted). */
-  written: number;
-  /** Lost: neither written nor spilled, rejected by the database, or unreadable in the spill. */
-  dropped: number;
-  /** Appended to the spill since the start. */
-  spilled: number;
-}
-
 /** Overrides for tests; by default everything follows PlatformConfig. */
 export interface AuditWriterOptions {
   /** null: no spill. */
@@ -87,7 +76,6 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
   private readonly memoryLimit: number;
   private readonly writeTimeoutMs: number;
   private readonly spilledTotal: Counter;
-  readonly stats: AuditWriterStats = { queued: 0, written: 0, dropped: 0, spilled: 0 };
 
   constructor(
     @InjectDataSource() private readonly db: DataSource,
@@ -341,7 +329,6 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
     this.inTransit += records.length;
     try {
       await spill.append(records);
-      this.stats.spilled += records.length;
       this.spilledTotal.inc(records.length);
       if (this.spillFailures) this.logger.log('audit spill writable again');
       this.spillFailures = 0;
@@ -415,18 +402,15 @@ export class AuditWriter implements OnModuleInit, BeforeApplicationShutdown, OnA
   }
 
   private written(n: number): void {
-    this.stats.written += n;
     this.metrics.auditWritten.inc(n);
   }
 
   private drop(n: number): void {
     if (!n) return;
-    this.stats.dropped += n;
     this.metrics.auditDropped.inc(n);
   }
 
   private gauges(): void {
-    this.stats.queued = this.queue.length;
     this.metrics.auditQueueDepth.set(this.queue.length);
   }
 

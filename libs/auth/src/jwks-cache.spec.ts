@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import type { TenantJwtSettings } from '@app/tenancy';
+import { ChangeFeed, type TenantJwtSettings } from '@app/tenancy';
 import { JwksCache, JwtRejected } from './jwks-cache';
 
 const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -41,6 +41,19 @@ describe(JwksCache.name, () => {
     await expect(
       sut.keyFor({ ...settings, jwksUri: `${settings.jwksUri}?other` }, token),
     ).resolves.toBeDefined();
+  });
+
+  it('forgets a key set in every cache on the change feed: the next token fetches it again', async () => {
+    const feed = new ChangeFeed(null);
+    const [here, elsewhere] = [new JwksCache(feed), new JwksCache(feed)];
+    await here.keyFor(settings, token);
+    await elsewhere.keyFor(settings, token);
+    await here.keyFor(settings, token);
+    expect(fetchMock).toHaveBeenCalledTimes(2);
+    here.forget(settings.jwksUri);
+    await here.keyFor(settings, token);
+    await elsewhere.keyFor(settings, token);
+    expect(fetchMock).toHaveBeenCalledTimes(4);
   });
 
   it('tries again after 5 s, then 10, 20 and at most 30 s while the provider keeps failing', async () => {

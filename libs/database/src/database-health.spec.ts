@@ -30,7 +30,7 @@ describe(DatabaseHealth.name, () => {
     for (let i = 0; i < 99; i++) sut.unavailable(new Error('Connection terminated'));
     await settle();
     expect(probe).toHaveBeenCalledTimes(1);
-    expect(sut.down).toBe(true);
+    expect(sut.outage()).toBeDefined();
     expect(logger.warn.mock.calls).toEqual([['database unavailable (first: Query read timeout)']]);
     for (let i = 0; i < 3; i++) {
       t += 1_000;
@@ -42,7 +42,7 @@ describe(DatabaseHealth.name, () => {
     t += 1_500;
     await jest.advanceTimersByTimeAsync(1_000);
     await settle();
-    expect(sut.down).toBe(false);
+    expect(sut.outage()).toBeUndefined();
     expect(logger.warn.mock.calls[1]).toEqual([
       'database reachable again after 4.5 s; 103 requests answered 503 meanwhile',
     ]);
@@ -56,7 +56,7 @@ describe(DatabaseHealth.name, () => {
     probeOk = true;
     sut.unavailable(new Error('Connection terminated unexpectedly'));
     await settle();
-    expect(sut.down).toBe(false);
+    expect(sut.outage()).toBeUndefined();
     expect(sut.outage()).toBeUndefined();
     expect(logger.warn).not.toHaveBeenCalled();
     await jest.advanceTimersByTimeAsync(5_000);
@@ -67,9 +67,9 @@ describe(DatabaseHealth.name, () => {
     probe.mockImplementation(() => new Promise(() => undefined));
     sut = new DatabaseHealth(probe, { logger, probeTimeoutMs: 2_000, now: () => t });
     sut.unavailable(new Error('x'));
-    expect(sut.down).toBe(false);
+    expect(sut.outage()).toBeUndefined();
     await jest.advanceTimersByTimeAsync(2_000);
-    expect(sut.down).toBe(true);
+    expect(sut.outage()).toBeDefined();
     expect(sut.outage()).toMatchObject({ reason: 'x', refused: 1 });
   });
 

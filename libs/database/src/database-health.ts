@@ -62,11 +62,6 @@ export class DatabaseHealth implements OnApplicationShutdown {
     this.probeTimeoutMs = options.probeTimeoutMs ?? 10_000;
   }
 
-  /** True while an outage is confirmed and not over. */
-  get down(): boolean {
-    return !!this.current?.confirmed;
-  }
-
   /** The confirmed outage, if there is one. */
   outage(): Readonly<DatabaseOutage> | undefined {
     if (!this.current?.confirmed) return undefined;
