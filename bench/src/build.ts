@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, readdirSync, statSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { lifecycle } from './lifecycle';
+import { isStale } from '../../scripts/build-freshness';
 import { log, ROOT } from './util';
 
 /** The bench platform (bench/platform, nest project "bench-platform") as `nest build` emits it. */
@@ -19,16 +20,6 @@ export interface BuiltApp {
   seed: string;
 }
 
-function newestSource(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestSource(p));
-    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
 /** Builds the bench platform when it is missing or older than any source (as `npm start` decides). */
 export function ensureBuilt(noBuild: boolean): void {
   const main = join(DIST, MAIN_REL);
@@ -37,9 +28,14 @@ export function ensureBuilt(noBuild: boolean): void {
     log('BENCH_NO_BUILD=1: using dist/bench-platform as it is');
     return;
   }
-  const built = existsSync(main) && existsSync(join(DIST, SEED_REL)) ? statSync(main).mtimeMs : 0;
-  const newest = Math.max(...SOURCES.map((dir) => newestSource(join(ROOT, dir))));
-  if (built && newest <= built) return;
+  const entries = [main, join(DIST, SEED_REL)];
+  if (
+    !isStale(
+      entries,
+      SOURCES.map((dir) => join(ROOT, dir)),
+    )
+  )
+    return;
   log('building the bench platform (nest build bench-platform)…');
   const t0 = Date.now();
   const nest = join(ROOT, 'node_modules/@nestjs/cli/bin/nest.js');
