@@ -2,9 +2,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatApiKey, parseApiKey } from '@app/tenancy';
+import { pollUntil } from './support/http';
+import { bearer, initializeRequest, MCP_POST_HEADERS, rawMcp, rawPost } from './support/mcp';
 import { ADMIN, ADMIN_TOKEN, startPlatform } from './support/platform';
-import { bearer, tenantWithKey } from './support/mcp';
-import { initializeRequest, MCP_POST_HEADERS, rawPost, within } from './support/mcp-raw';
 
 /** One JSON line of the log, as far as these tests read it. */
 interface LogLine {
@@ -61,7 +61,7 @@ describe('access log', () => {
       file = join(dir, 'info.log');
       const p = await startPlatform({ LOG_FILE: file, LOG_LEVEL: 'info' });
       try {
-        const t = await tenantWithKey(p, ['math:use']);
+        const t = await p.admin.tenantWithKey(['math:use']);
         slug = t.slug;
         key = t.key;
         wrongKey = formatApiKey(parseApiKey(t.key)!.keyId, 'W'.repeat(32));
@@ -70,12 +70,11 @@ describe('access log', () => {
         expect(ok.status).toBe(200);
         const refused = await rawPost(p, slug, initializeRequest(), bearer(wrongKey));
         expect(refused.status).toBe(401);
-        const query = await fetch(`${p.url}/t/${slug}/mcp?api_key=${QUERY_SECRET}`, {
-          method: 'POST',
+        const query = await rawMcp(p, slug, {
+          path: `mcp?api_key=${QUERY_SECRET}`,
           headers: { ...MCP_POST_HEADERS, ...bearer(key) },
-          body: JSON.stringify(initializeRequest()),
+          body: initializeRequest(),
         });
-        await query.text();
         expect(query.status).toBeGreaterThanOrEqual(400);
         const admin = await p.http().get('/admin/tenants').set(ADMIN).expect(200);
 
@@ -90,7 +89,7 @@ describe('access log', () => {
         await p.close();
       }
       // Lines are written asynchronously, in order: once the last request's is there, all are.
-      log = await within(5_000, async () => {
+      log = await pollUntil(5_000, 'the access-log line of the last request', async () => {
         const read = await readLog(file);
         return accessLines(read.lines, ids.admin).length ? read : undefined;
       });
@@ -158,7 +157,7 @@ describe('access log', () => {
       let slug: string;
       let id: string;
       try {
-        const t = await tenantWithKey(p, ['math:use']);
+        const t = await p.admin.tenantWithKey(['math:use']);
         slug = t.slug;
         const ok = await rawPost(p, slug, initializeRequest(), bearer(t.key));
         expect(ok.status).toBe(200);
@@ -167,7 +166,7 @@ describe('access log', () => {
         await p.close();
       }
 
-      const lines = await within(5_000, async () => {
+      const lines = await pollUntil(5_000, 'the access-log line', async () => {
         const found = accessLines((await readLog(file)).lines, id);
         return found.length ? found : undefined;
       });

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { Test } from 'supertest';
+import type { Response, Test } from 'supertest';
 import { formatApiKey } from '@app/tenancy';
-import { ADMIN, ADMIN_TOKEN, startPlatform, TestPlatform } from './support/platform';
-import { bearer, createKey, createTenant, KeyBody } from './support/keys-helpers';
+import { bearer, IssuedKey, KeyBody } from './support/admin';
+import { ADMIN, ADMIN_TOKEN, usePlatform } from './support/platform';
 
 type Method = 'get' | 'post' | 'patch' | 'delete';
 interface Route {
@@ -37,18 +37,35 @@ function corrupt(secret: string, at: number): string {
 }
 
 describe('admin API: authentication and authorization', () => {
-  let p: TestPlatform;
-  beforeAll(async () => {
-    p = await startPlatform();
-  });
-  afterAll(async () => {
-    await p.close();
-  });
+  const p = usePlatform();
+  const createTenant = async (prefix: string) => (await p.admin.createTenant(prefix)).slug;
+  const createKey = (slug: string, body?: Record<string, unknown>) => p.admin.createKey(slug, body);
+
+  /** What the admin API holds at `path` (as the platform admin); fails unless 200. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const read = async (path: string): Promise<any> =>
+    (await p.http().get(path).set(ADMIN).expect(200)).body;
 
   const send = (r: Route, headers: Record<string, string> = {}): Test => {
     const req = p.http()[r.method](r.path).set(headers);
     return r.body ? req.send(r.body) : req;
   };
+
+  /** Sends every route with `headers`; each must be answered with `status` (or its own one). */
+  async function sendAll(
+    routes: Route[],
+    headers: Record<string, string>,
+    status: number | ((r: Route) => number),
+  ): Promise<Response[]> {
+    const answers: Response[] = [];
+    for (const r of routes) {
+      const res = await send(r, headers);
+      const want = typeof status === 'number' ? status : status(r);
+      expect({ route: label(r), status: res.status }).toEqual({ route: label(r), status: want });
+      answers.push(res);
+    }
+    return answers;
+  }
 
   function expect401(res: { status: number; body: unknown; headers: Record<string, string> }) {
     expect(res.status).toBe(401);
@@ -63,10 +80,10 @@ describe('admin API: authentication and authorization', () => {
 
   describe('the guard', () => {
     let slug: string;
-    let admin: KeyBody & { secret: string };
+    let admin: IssuedKey;
     beforeAll(async () => {
-      slug = await createTenant(p, 'guard');
-      admin = await createKey(p, slug, { name: 'admin', scopes: ['tenant:admin'] });
+      slug = await createTenant('guard');
+      admin = await createKey(slug, { name: 'admin', scopes: ['tenant:admin'] });
     });
 
     it('answers 401 with WWW-Authenticate and a JSON error when there is no Authorization', async () => {
@@ -190,36 +207,28 @@ describe('admin API: authentication and authorization', () => {
     });
 
     it('refuses anonymous callers with 401 on every admin route', async () => {
-      const key = await createKey(p, slug, { name: 'target' });
+      const key = await createKey(slug, { name: 'target' });
       const missing = `${slug}-nope`;
       const routes = [
         ...adminRoutes(slug, key.id),
         // An unknown tenant or key must not turn a 401 into a 404.
         ...adminRoutes(missing, randomUUID()),
       ];
-      for (const r of routes) {
-        const res = await send(r);
-        expect({ route: label(r), status: res.status }).toEqual({ route: label(r), status: 401 });
-        expect401(res);
-      }
+      for (const res of await sendAll(routes, {}, 401)) expect401(res);
       // Nothing was changed.
-      const tenant = await p.http().get(`/admin/tenants/${slug}`).set(ADMIN).expect(200);
-      expect(tenant.body.name).not.toBe('Renamed');
-      const got = await p
-        .http()
-        .get(`/admin/tenants/${slug}/keys/${key.id}`)
-        .set(ADMIN)
-        .expect(200);
-      expect(got.body).toMatchObject({ name: 'target', revokedAt: null, rotatedAt: null });
+      expect((await read(`/admin/tenants/${slug}`)).name).not.toBe('Renamed');
+      expect(await read(`/admin/tenants/${slug}/keys/${key.id}`)).toMatchObject({
+        name: 'target',
+        revokedAt: null,
+        rotatedAt: null,
+      });
       await p.http().get(`/admin/tenants/${slug}-new`).set(ADMIN).expect(404);
     });
 
     it('refuses a wrong admin token with 401 on every admin route', async () => {
-      const key = await createKey(p, slug, { name: 'target' });
-      for (const r of adminRoutes(slug, key.id)) {
-        const res = await send(r, bearer('not-the-admin-token-but-long-enough-0123'));
-        expect({ route: label(r), status: res.status }).toEqual({ route: label(r), status: 401 });
-      }
+      const key = await createKey(slug, { name: 'target' });
+      const wrong = bearer('not-the-admin-token-but-long-enough-0123');
+      await sendAll(adminRoutes(slug, key.id), wrong, 401);
       await p.http().get(`/admin/tenants/${slug}`).set(ADMIN).expect(200);
     });
   });
@@ -227,18 +236,18 @@ describe('admin API: authentication and authorization', () => {
   describe('tenant admin keys', () => {
     let a: string;
     let b: string;
-    let adminA: KeyBody & { secret: string };
-    let plainA: KeyBody & { secret: string };
-    let keyB: KeyBody & { secret: string };
+    let adminA: IssuedKey;
+    let plainA: IssuedKey;
+    let keyB: IssuedKey;
     beforeAll(async () => {
-      a = await createTenant(p, 'ta');
-      b = await createTenant(p, 'tb');
-      adminA = await createKey(p, a, { name: 'admin of a', scopes: ['tenant:admin'] });
-      plainA = await createKey(p, a, {
+      a = await createTenant('ta');
+      b = await createTenant('tb');
+      adminA = await createKey(a, { name: 'admin of a', scopes: ['tenant:admin'] });
+      plainA = await createKey(a, {
         name: 'plain of a',
         scopes: ['notes:read', 'notes:write', 'math:use'],
       });
-      keyB = await createKey(p, b, { name: 'admin of b', scopes: ['tenant:admin'] });
+      keyB = await createKey(b, { name: 'admin of b', scopes: ['tenant:admin'] });
     });
 
     describe.each([
@@ -288,8 +297,7 @@ describe('admin API: authentication and authorization', () => {
         expect(revoked.body.revokedAt).toEqual(expect.any(String));
 
         // The platform admin sees the same changes.
-        const seen = await p.http().get(`/admin/tenants/${a}/keys/${id}`).set(ADMIN).expect(200);
-        expect(seen.body).toMatchObject({
+        expect(await read(`/admin/tenants/${a}/keys/${id}`)).toMatchObject({
           name: 'renamed by tenant admin',
           revokedAt: revoked.body.revokedAt,
         });
@@ -316,40 +324,31 @@ describe('admin API: authentication and authorization', () => {
         ],
         ['delete its tenant', (t) => ({ method: 'delete', path: `/admin/tenants/${t}` })],
       ])('gets 403 trying to %s', async (_what, route) => {
-        const r = route(a);
-        const res = await send(r, as(adminA.secret));
-        expect({ route: label(r), status: res.status }).toEqual({ route: label(r), status: 403 });
+        const [res] = await sendAll([route(a)], as(adminA.secret), 403);
         expect(res.body).toEqual({
           statusCode: 403,
           error: 'Forbidden',
           message: expect.any(String),
         });
         // Nothing happened.
-        const tenant = await p.http().get(`/admin/tenants/${a}`).set(ADMIN).expect(200);
-        expect(tenant.body).toMatchObject({ name: `Tenant ${a}`, status: 'active' });
+        expect(await read(`/admin/tenants/${a}`)).toMatchObject({ name: a, status: 'active' });
         await p.http().get(`/admin/tenants/${a}-x`).set(ADMIN).expect(404);
       });
 
       it('gets 403 on every route of another tenant, which stays untouched', async () => {
-        for (const r of adminRoutes(b, keyB.id).filter((r) =>
-          r.path.startsWith(`/admin/tenants/${b}`),
-        )) {
-          const res = await send(r, as(adminA.secret));
-          expect({ route: label(r), status: res.status }).toEqual({ route: label(r), status: 403 });
+        const ofB = adminRoutes(b, keyB.id).filter((r) => r.path.startsWith(`/admin/tenants/${b}`));
+        for (const res of await sendAll(ofB, as(adminA.secret), 403)) {
           expect(res.body).toMatchObject({ statusCode: 403, error: 'Forbidden' });
           expect(res.text).not.toContain(keyB.id);
         }
-        const tenant = await p.http().get(`/admin/tenants/${b}`).set(ADMIN).expect(200);
-        expect(tenant.body).toMatchObject({ name: `Tenant ${b}`, status: 'active' });
-        const key = await p
-          .http()
-          .get(`/admin/tenants/${b}/keys/${keyB.id}`)
-          .set(ADMIN)
-          .expect(200);
-        expect(key.body).toMatchObject({ name: 'admin of b', revokedAt: null, rotatedAt: null });
+        expect(await read(`/admin/tenants/${b}`)).toMatchObject({ name: b, status: 'active' });
+        expect(await read(`/admin/tenants/${b}/keys/${keyB.id}`)).toMatchObject({
+          name: 'admin of b',
+          revokedAt: null,
+          rotatedAt: null,
+        });
         await p.http().get(`/admin/tenants/${b}/keys`).set(bearer(keyB.secret)).expect(200);
-        const listB = await p.http().get(`/admin/tenants/${b}/keys`).set(ADMIN).expect(200);
-        expect(listB.body.items).toHaveLength(1);
+        expect((await read(`/admin/tenants/${b}/keys`)).items).toHaveLength(1);
       });
 
       it('gets 403 on another tenant even when naming its own key there', async () => {
@@ -361,43 +360,34 @@ describe('admin API: authentication and authorization', () => {
       });
 
       it('a key of the tenant without tenant:admin gets 403 on every key route and the tenant', async () => {
-        const target = await createKey(p, a, { name: 'untouchable' });
+        const target = await createKey(a, { name: 'untouchable' });
         const routes = adminRoutes(a, target.id).filter(
           (r) =>
             r.path.startsWith(`/admin/tenants/${a}/keys`) ||
             (r.method === 'get' && r.path === `/admin/tenants/${a}`),
         );
         expect(routes).toHaveLength(7);
-        for (const r of routes) {
-          const res = await send(r, as(plainA.secret));
-          expect({ route: label(r), status: res.status }).toEqual({ route: label(r), status: 403 });
+        for (const res of await sendAll(routes, as(plainA.secret), 403)) {
           expect(res.body.message).toMatch(/tenant:admin/);
         }
-        const got = await p
-          .http()
-          .get(`/admin/tenants/${a}/keys/${target.id}`)
-          .set(ADMIN)
-          .expect(200);
-        expect(got.body).toMatchObject({ name: 'untouchable', revokedAt: null, rotatedAt: null });
+        expect(await read(`/admin/tenants/${a}/keys/${target.id}`)).toMatchObject({
+          name: 'untouchable',
+          revokedAt: null,
+          rotatedAt: null,
+        });
       });
     });
 
     it('a tenant admin key of a suspended tenant gets 403, and works again once reactivated', async () => {
-      const t = await createTenant(p, 'susp');
-      const key = await createKey(p, t, { scopes: ['tenant:admin'] });
+      const t = await createTenant('susp');
+      const key = await createKey(t, { scopes: ['tenant:admin'] });
       await p.http().get(`/admin/tenants/${t}/keys`).set(bearer(key.secret)).expect(200);
 
-      await p
-        .http()
-        .patch(`/admin/tenants/${t}`)
-        .set(ADMIN)
-        .send({ status: 'suspended' })
-        .expect(200);
-      for (const r of adminRoutes(t, key.id).filter((r) =>
+      await p.admin.patchTenant(t, { status: 'suspended' });
+      const keyRoutes = adminRoutes(t, key.id).filter((r) =>
         r.path.startsWith(`/admin/tenants/${t}/keys`),
-      )) {
-        const res = await send(r, bearer(key.secret));
-        expect({ route: label(r), status: res.status }).toEqual({ route: label(r), status: 403 });
+      );
+      for (const res of await sendAll(keyRoutes, bearer(key.secret), 403)) {
         expect(res.body.message).toMatch(/suspended/);
       }
       const self = await p.http().get(`/admin/tenants/${t}`).set('X-API-Key', key.secret);
@@ -405,24 +395,21 @@ describe('admin API: authentication and authorization', () => {
 
       await p.http().patch(`/admin/tenants/${t}`).set(ADMIN).send({ status: 'active' }).expect(200);
       await p.http().get(`/admin/tenants/${t}/keys`).set(bearer(key.secret)).expect(200);
-      const got = await p.http().get(`/admin/tenants/${t}/keys/${key.id}`).set(ADMIN).expect(200);
-      expect(got.body).toMatchObject({ revokedAt: null, rotatedAt: null });
+      expect(await read(`/admin/tenants/${t}/keys/${key.id}`)).toMatchObject({
+        revokedAt: null,
+        rotatedAt: null,
+      });
     });
 
     it('a key granted tenant:admin later can manage keys at once', async () => {
-      const key = await createKey(p, a, { scopes: ['notes:read'] });
+      const key = await createKey(a, { scopes: ['notes:read'] });
       await p.http().get(`/admin/tenants/${a}/keys`).set(bearer(key.secret)).expect(403);
-      await p
-        .http()
-        .patch(`/admin/tenants/${a}/keys/${key.id}`)
-        .set(ADMIN)
-        .send({ scopes: ['notes:read', 'tenant:admin'] })
-        .expect(200);
+      await p.admin.patchKey(a, key.id, { scopes: ['notes:read', 'tenant:admin'] });
       await p.http().get(`/admin/tenants/${a}/keys`).set(bearer(key.secret)).expect(200);
     });
 
     it('a tenant admin that revokes its own key is locked out on the next request', async () => {
-      const key = await createKey(p, a, { scopes: ['tenant:admin'] });
+      const key = await createKey(a, { scopes: ['tenant:admin'] });
       await p
         .http()
         .post(`/admin/tenants/${a}/keys/${key.id}/revoke`)
@@ -432,8 +419,8 @@ describe('admin API: authentication and authorization', () => {
     });
 
     it('a deleted tenant takes its admin keys with it', async () => {
-      const t = await createTenant(p, 'del');
-      const key = await createKey(p, t, { scopes: ['tenant:admin'] });
+      const t = await createTenant('del');
+      const key = await createKey(t, { scopes: ['tenant:admin'] });
       await p.http().get(`/admin/tenants/${t}`).set(bearer(key.secret)).expect(200);
       await p.http().delete(`/admin/tenants/${t}`).set(ADMIN).expect(204);
       expect401(await p.http().get(`/admin/tenants/${t}`).set(bearer(key.secret)));
@@ -442,8 +429,8 @@ describe('admin API: authentication and authorization', () => {
 
   describe('the platform admin', () => {
     it('can use every admin route', async () => {
-      const t = await createTenant(p, 'root');
-      const key = await createKey(p, t, { name: 'k' });
+      const t = await createTenant('root');
+      const key = await createKey(t, { name: 'k' });
       const expected: Record<string, number> = {
         [`POST /admin/tenants`]: 201,
         [`GET /admin/tenants`]: 200,
@@ -460,14 +447,11 @@ describe('admin API: authentication and authorization', () => {
       const routes = adminRoutes(t, key.id);
       // Rotate before revoke (a revoked key cannot be rotated), delete last.
       const order = [0, 1, 2, 3, 5, 6, 7, 8, 10, 9, 4];
-      for (const i of order) {
-        const r = routes[i];
-        const res = await send(r, ADMIN);
-        expect({ route: label(r), status: res.status }).toEqual({
-          route: label(r),
-          status: expected[label(r)],
-        });
-      }
+      await sendAll(
+        order.map((i) => routes[i]),
+        ADMIN,
+        (r) => expected[label(r)],
+      );
       await p.http().get(`/admin/tenants/${t}`).set(ADMIN).expect(404);
       await p.http().get(`/admin/tenants/${t}-new`).set(ADMIN).expect(200);
     });

@@ -1,7 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { formatApiKey, KeyUsageRecorder } from '@app/tenancy';
-import { ADMIN, startPlatform, TestPlatform } from './support/platform';
-import { bearer, createKey, createTenant, KeyBody } from './support/keys-helpers';
+import type { Response } from 'supertest';
+import { bearer, KeyBody } from './support/admin';
+import { ADMIN, usePlatform } from './support/platform';
 
 const KEY_SHAPE = /^mcp_[0-9A-Za-z]{12}_[0-9A-Za-z]{38}$/;
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
@@ -33,6 +34,12 @@ function expectNoSecretField(text: string): void {
   expect(text).not.toMatch(/mcp_[0-9A-Za-z]{12}_[0-9A-Za-z]{38}/);
 }
 
+/** A response that carries no secret at all, neither these keys nor any other. */
+function expectNoSecrets(res: { text: string }, ...secrets: string[]): void {
+  for (const secret of secrets) expectNoSecret(res.text, secret);
+  expectNoSecretField(res.text);
+}
+
 /** A well-formed key (valid checksum) with the right key id and a secret that is not the key's. */
 function wrongSecret(secret: string): string {
   const keyId = secret.slice(4, 16);
@@ -44,19 +51,37 @@ function wrongSecret(secret: string): string {
   return forged;
 }
 
+/** A 400 with the standard error body, its message naming what was wrong. */
+function expectBadRequest(res: Response, message: RegExp): void {
+  expect(res.status).toBe(400);
+  expect(res.body).toEqual({ statusCode: 400, error: 'Bad Request', message: expect.any(String) });
+  expect(res.body.message).toMatch(message);
+}
+
 describe('admin API: keys', () => {
-  let p: TestPlatform;
+  const p = usePlatform();
   let slug: string;
   beforeAll(async () => {
-    p = await startPlatform();
-    slug = await createTenant(p, 'keys');
+    slug = (await p.admin.createTenant('keys')).slug;
   });
-  afterAll(async () => {
-    await p.close();
-  });
+  const createKey = (s: string, body?: Record<string, unknown>) => p.admin.createKey(s, body);
+  const createTenant = async (prefix: string) => (await p.admin.createTenant(prefix)).slug;
 
   const keysUrl = (s = slug) => `/admin/tenants/${s}/keys`;
   const keyUrl = (id: string, s = slug) => `/admin/tenants/${s}/keys/${id}`;
+  const getKey = (id: string) => p.http().get(keyUrl(id)).set(ADMIN);
+  const patchKey = (id: string, body: object) => p.http().patch(keyUrl(id)).set(ADMIN).send(body);
+  const revoke = (id: string) =>
+    p
+      .http()
+      .post(`${keyUrl(id)}/revoke`)
+      .set(ADMIN);
+  const rotate = (id: string, body?: object) =>
+    p
+      .http()
+      .post(`${keyUrl(id)}/rotate`)
+      .set(ADMIN)
+      .send(body);
   /** A request only a credential with tenant:admin on `slug` may make. */
   const useKey = (secret: string) => p.http().get(keysUrl()).set(bearer(secret));
 
@@ -91,8 +116,8 @@ describe('admin API: keys', () => {
     });
 
     it('issues a different secret and key id every time', async () => {
-      const a = await createKey(p, slug);
-      const b = await createKey(p, slug);
+      const a = await createKey(slug);
+      const b = await createKey(slug);
       expect(a.secret).not.toBe(b.secret);
       expect(a.prefix).not.toBe(b.prefix);
       expect(a.id).not.toBe(b.id);
@@ -100,14 +125,14 @@ describe('admin API: keys', () => {
 
     it('keeps a tool limit (deduplicated) and an expiry', async () => {
       const expiresAt = new Date(Date.now() + 86_400_000).toISOString();
-      const key = await createKey(p, slug, {
+      const key = await createKey(slug, {
         scopes: ['math:use'],
         tools: ['add', 'subtract', 'add'],
         expiresAt,
       });
       expect(key.tools).toEqual(['add', 'subtract']);
       expect(key.expiresAt).toBe(expiresAt);
-      const got = await p.http().get(keyUrl(key.id)).set(ADMIN).expect(200);
+      const got = await getKey(key.id).expect(200);
       expect(got.body).toMatchObject({ tools: ['add', 'subtract'], expiresAt });
     });
 
@@ -117,12 +142,12 @@ describe('admin API: keys', () => {
       // The same instant written in UTC+02:00.
       const local = new Date(at.getTime() + 2 * 3_600_000).toISOString();
       const withOffset = local.replace(/\.000Z$/, '+02:00');
-      const key = await createKey(p, slug, { expiresAt: withOffset });
+      const key = await createKey(slug, { expiresAt: withOffset });
       expect(key.expiresAt).toBe(at.toISOString());
     });
 
     it('makes a key that works at once', async () => {
-      const key = await createKey(p, slug, { scopes: ['tenant:admin'] });
+      const key = await createKey(slug, { scopes: ['tenant:admin'] });
       await useKey(key.secret).expect(200);
       await p.http().get(keysUrl()).set('X-API-Key', key.secret).expect(200);
     });
@@ -130,62 +155,42 @@ describe('admin API: keys', () => {
 
   describe('the secret', () => {
     it('appears only in the create and rotate responses, never in list, get, patch or revoke', async () => {
-      const created = await createKey(p, slug, { name: 'leak check', scopes: ['notes:read'] });
+      const created = await createKey(slug, { name: 'leak check', scopes: ['notes:read'] });
       const secret = created.secret;
 
       const list = await p.http().get(keysUrl()).query({ limit: 200 }).set(ADMIN).expect(200);
       expect(list.body.items.map((k: KeyBody) => k.id)).toContain(created.id);
-      expectNoSecret(list.text, secret);
-      expectNoSecretField(list.text);
+      expectNoSecrets(list, secret);
 
-      const got = await p.http().get(keyUrl(created.id)).set(ADMIN).expect(200);
+      const got = await getKey(created.id).expect(200);
       expect(got.body.prefix).toBe(created.prefix);
-      expectNoSecret(got.text, secret);
-      expectNoSecretField(got.text);
+      expectNoSecrets(got, secret);
 
-      const patched = await p
-        .http()
-        .patch(keyUrl(created.id))
-        .set(ADMIN)
-        .send({ name: 'renamed' })
-        .expect(200);
-      expectNoSecret(patched.text, secret);
-      expectNoSecretField(patched.text);
+      const patched = await patchKey(created.id, { name: 'renamed' }).expect(200);
+      expectNoSecrets(patched, secret);
 
-      const rotated = await p
-        .http()
-        .post(`${keyUrl(created.id)}/rotate`)
-        .set(ADMIN)
-        .expect(201);
+      const rotated = await rotate(created.id).expect(201);
       const newSecret: string = rotated.body.secret;
       expect(newSecret).toMatch(KEY_SHAPE);
       expect(newSecret).not.toBe(secret);
       expectNoSecret(rotated.text, secret);
 
-      const gotAgain = await p.http().get(keyUrl(created.id)).set(ADMIN).expect(200);
-      expectNoSecret(gotAgain.text, newSecret);
-      expectNoSecretField(gotAgain.text);
+      const gotAgain = await getKey(created.id).expect(200);
+      expectNoSecrets(gotAgain, newSecret);
       const listAgain = await p.http().get(keysUrl()).query({ limit: 200 }).set(ADMIN).expect(200);
-      expectNoSecret(listAgain.text, newSecret);
-      expectNoSecretField(listAgain.text);
+      expectNoSecrets(listAgain, newSecret);
 
-      const revoked = await p
-        .http()
-        .post(`${keyUrl(created.id)}/revoke`)
-        .set(ADMIN)
-        .expect(200);
-      expectNoSecret(revoked.text, secret);
-      expectNoSecret(revoked.text, newSecret);
-      expectNoSecretField(revoked.text);
+      const revoked = await revoke(created.id).expect(200);
+      expectNoSecrets(revoked, secret, newSecret);
     });
   });
 
   describe('list', () => {
     it('pages with limit=1 through three keys in creation order without repeats', async () => {
-      const tenant = await createTenant(p, 'page');
+      const tenant = await createTenant('page');
       const ids: string[] = [];
       for (const name of ['first', 'second', 'third']) {
-        ids.push((await createKey(p, tenant, { name })).id);
+        ids.push((await createKey(tenant, { name })).id);
       }
       const seen: KeyBody[] = [];
       let cursor: string | null = null;
@@ -229,10 +234,10 @@ describe('admin API: keys', () => {
     });
 
     it('lists only the keys of the tenant asked about', async () => {
-      const a = await createTenant(p, 'lista');
-      const b = await createTenant(p, 'listb');
-      const ka = await createKey(p, a, { name: 'of a' });
-      const kb = await createKey(p, b, { name: 'of b' });
+      const a = await createTenant('lista');
+      const b = await createTenant('listb');
+      const ka = await createKey(a, { name: 'of a' });
+      const kb = await createKey(b, { name: 'of b' });
       const listA = await p.http().get(keysUrl(a)).set(ADMIN).expect(200);
       expect(listA.body).toEqual({
         items: [expect.objectContaining({ id: ka.id })],
@@ -243,7 +248,7 @@ describe('admin API: keys', () => {
     });
 
     it('returns an empty page for a tenant without keys', async () => {
-      const empty = await createTenant(p, 'empty');
+      const empty = await createTenant('empty');
       const res = await p.http().get(keysUrl(empty)).set(ADMIN).expect(200);
       expect(res.body).toEqual({ items: [], nextCursor: null });
     });
@@ -251,17 +256,15 @@ describe('admin API: keys', () => {
     it.each([['limit=0'], ['limit=201'], ['limit=1.5'], ['cursor=garbage'], ['secret=1']])(
       'rejects the query %s with 400',
       async (qs) => {
-        const res = await p.http().get(`${keysUrl()}?${qs}`).set(ADMIN).expect(400);
-        expect(res.body).toMatchObject({ statusCode: 400, error: 'Bad Request' });
-        expect(res.body.message).toEqual(expect.any(String));
+        expectBadRequest(await p.http().get(`${keysUrl()}?${qs}`).set(ADMIN).expect(400), /./);
       },
     );
   });
 
   describe('get', () => {
     it('returns the key as created, without its secret', async () => {
-      const key = await createKey(p, slug, { name: 'readable', scopes: ['notes:read'] });
-      const res = await p.http().get(keyUrl(key.id)).set(ADMIN).expect(200);
+      const key = await createKey(slug, { name: 'readable', scopes: ['notes:read'] });
+      const res = await getKey(key.id).expect(200);
       const view: Partial<KeyBody> = { ...key };
       delete view.secret;
       expect(res.body).toEqual(view);
@@ -270,51 +273,28 @@ describe('admin API: keys', () => {
 
   describe('patch', () => {
     it('renames, changes scopes and tools, and sets and clears the expiry', async () => {
-      const key = await createKey(p, slug, { name: 'before', scopes: ['notes:read'] });
+      const key = await createKey(slug, { name: 'before', scopes: ['notes:read'] });
 
-      const renamed = await p
-        .http()
-        .patch(keyUrl(key.id))
-        .set(ADMIN)
-        .send({ name: '  after  ' })
-        .expect(200);
+      const renamed = await patchKey(key.id, { name: '  after  ' }).expect(200);
       expect(renamed.body).toMatchObject({ id: key.id, name: 'after', scopes: ['notes:read'] });
 
-      const rescoped = await p
-        .http()
-        .patch(keyUrl(key.id))
-        .set(ADMIN)
-        .send({ scopes: ['notes:write', 'math:use', 'notes:write'] })
-        .expect(200);
+      const rescoped = await patchKey(key.id, {
+        scopes: ['notes:write', 'math:use', 'notes:write'],
+      }).expect(200);
       expect(rescoped.body).toMatchObject({ name: 'after', scopes: ['notes:write', 'math:use'] });
 
-      const limited = await p
-        .http()
-        .patch(keyUrl(key.id))
-        .set(ADMIN)
-        .send({ tools: ['notes_create', 'echo'] })
-        .expect(200);
+      const limited = await patchKey(key.id, { tools: ['notes_create', 'echo'] }).expect(200);
       expect(limited.body.tools).toEqual(['notes_create', 'echo']);
 
       const expiresAt = new Date(Date.now() + 3_600_000).toISOString();
-      const expiring = await p
-        .http()
-        .patch(keyUrl(key.id))
-        .set(ADMIN)
-        .send({ expiresAt })
-        .expect(200);
+      const expiring = await patchKey(key.id, { expiresAt }).expect(200);
       expect(expiring.body.expiresAt).toBe(expiresAt);
 
-      const cleared = await p
-        .http()
-        .patch(keyUrl(key.id))
-        .set(ADMIN)
-        .send({ expiresAt: null, tools: null })
-        .expect(200);
+      const cleared = await patchKey(key.id, { expiresAt: null, tools: null }).expect(200);
       expect(cleared.body).toMatchObject({ expiresAt: null, tools: null });
 
       // The changes were stored, not just echoed.
-      const got = await p.http().get(keyUrl(key.id)).set(ADMIN).expect(200);
+      const got = await getKey(key.id).expect(200);
       expect(got.body).toMatchObject({
         name: 'after',
         scopes: ['notes:write', 'math:use'],
@@ -326,27 +306,17 @@ describe('admin API: keys', () => {
     });
 
     it('does not change the secret', async () => {
-      const key = await createKey(p, slug, { scopes: ['tenant:admin'] });
-      await p.http().patch(keyUrl(key.id)).set(ADMIN).send({ name: 'still works' }).expect(200);
+      const key = await createKey(slug, { scopes: ['tenant:admin'] });
+      await patchKey(key.id, { name: 'still works' }).expect(200);
       await useKey(key.secret).expect(200);
     });
 
     it('takes a scope away at once', async () => {
-      const key = await createKey(p, slug, { scopes: ['tenant:admin'] });
+      const key = await createKey(slug, { scopes: ['tenant:admin'] });
       await useKey(key.secret).expect(200);
-      await p
-        .http()
-        .patch(keyUrl(key.id))
-        .set(ADMIN)
-        .send({ scopes: ['notes:read'] })
-        .expect(200);
+      await patchKey(key.id, { scopes: ['notes:read'] }).expect(200);
       await useKey(key.secret).expect(403);
-      await p
-        .http()
-        .patch(keyUrl(key.id))
-        .set(ADMIN)
-        .send({ scopes: ['tenant:admin'] })
-        .expect(200);
+      await patchKey(key.id, { scopes: ['tenant:admin'] }).expect(200);
       await useKey(key.secret).expect(200);
     });
   });
@@ -442,22 +412,18 @@ describe('admin API: keys', () => {
       ],
       ['an array body', () => [], /expected object/],
     ])('create with %s: 400 naming the field', async (_label, body, message) => {
-      const res = await p
-        .http()
-        .post(keysUrl())
-        .set(ADMIN)
-        .send(body() as object)
-        .expect(400);
-      expect(res.body).toEqual({
-        statusCode: 400,
-        error: 'Bad Request',
-        message: expect.any(String),
-      });
-      expect(res.body.message).toMatch(message);
+      expectBadRequest(
+        await p
+          .http()
+          .post(keysUrl())
+          .set(ADMIN)
+          .send(body() as object),
+        message,
+      );
     });
 
     it('create with invalid bodies makes no key', async () => {
-      const tenant = await createTenant(p, 'nokey');
+      const tenant = await createTenant('nokey');
       await p
         .http()
         .post(keysUrl(tenant))
@@ -510,20 +476,9 @@ describe('admin API: keys', () => {
       ['an empty name', () => ({ name: '' }), /name: must not be empty/],
       ['a null name', () => ({ name: null }), /name/],
     ])('patch with %s: 400 naming the field', async (_label, body, message) => {
-      const key = await createKey(p, slug, { name: 'unchanged', scopes: ['notes:read'] });
-      const res = await p
-        .http()
-        .patch(keyUrl(key.id))
-        .set(ADMIN)
-        .send(body() as object)
-        .expect(400);
-      expect(res.body).toEqual({
-        statusCode: 400,
-        error: 'Bad Request',
-        message: expect.any(String),
-      });
-      expect(res.body.message).toMatch(message);
-      const got = await p.http().get(keyUrl(key.id)).set(ADMIN).expect(200);
+      const key = await createKey(slug, { name: 'unchanged', scopes: ['notes:read'] });
+      expectBadRequest(await patchKey(key.id, body() as object), message);
+      const got = await getKey(key.id).expect(200);
       expect(got.body).toMatchObject({
         name: 'unchanged',
         scopes: ['notes:read'],
@@ -533,20 +488,28 @@ describe('admin API: keys', () => {
   });
 
   describe('unknown keys', () => {
+    /** GET, PATCH (with `patch`), revoke and rotate (with `rotate`) of key `id` of `slug`, as the admin. */
+    const everyKeyRoute = async (id: string, patch: object, rotate: object) => {
+      const answers: Response[] = [];
+      for (const [method, path, body] of [
+        ['get', keyUrl(id), undefined],
+        ['patch', keyUrl(id), patch],
+        ['post', `${keyUrl(id)}/revoke`, undefined],
+        ['post', `${keyUrl(id)}/rotate`, rotate],
+      ] as const) {
+        const res = await p.http()[method](path).set(ADMIN).send(body);
+        expect({ method, path, status: res.status }).toEqual({ method, path, status: 404 });
+        answers.push(res);
+      }
+      return answers;
+    };
+
     it.each([
       ['a random uuid', () => randomUUID()],
       ['a non-uuid', () => 'xyz'],
       ['a key prefix', () => 'mcp_AAAAAAAAAAAA'],
     ])('answers 404 for %s on get, patch, revoke and rotate', async (_label, makeId) => {
-      const id = makeId();
-      for (const [method, path, body] of [
-        ['get', keyUrl(id), undefined],
-        ['patch', keyUrl(id), { name: 'x' }],
-        ['post', `${keyUrl(id)}/revoke`, undefined],
-        ['post', `${keyUrl(id)}/rotate`, { graceSeconds: 0 }],
-      ] as const) {
-        const res = await p.http()[method](path).set(ADMIN).send(body);
-        expect({ method, path, status: res.status }).toEqual({ method, path, status: 404 });
+      for (const res of await everyKeyRoute(makeId(), { name: 'x' }, { graceSeconds: 0 })) {
         expect(res.body).toEqual({
           statusCode: 404,
           error: 'Not Found',
@@ -556,16 +519,10 @@ describe('admin API: keys', () => {
     });
 
     it('answers 404 for a key of another tenant, and leaves that key alone', async () => {
-      const other = await createTenant(p, 'other');
-      const theirs = await createKey(p, other, { name: 'theirs', scopes: ['tenant:admin'] });
-      for (const [method, path, body] of [
-        ['get', keyUrl(theirs.id), undefined],
-        ['patch', keyUrl(theirs.id), { name: 'hijacked', scopes: ['tenant:admin', 'notes:write'] }],
-        ['post', `${keyUrl(theirs.id)}/revoke`, undefined],
-        ['post', `${keyUrl(theirs.id)}/rotate`, {}],
-      ] as const) {
-        const res = await p.http()[method](path).set(ADMIN).send(body);
-        expect({ method, path, status: res.status }).toEqual({ method, path, status: 404 });
+      const other = await createTenant('other');
+      const theirs = await createKey(other, { name: 'theirs', scopes: ['tenant:admin'] });
+      const hijack = { name: 'hijacked', scopes: ['tenant:admin', 'notes:write'] };
+      for (const res of await everyKeyRoute(theirs.id, hijack, {})) {
         expect(res.text).not.toContain('hijacked');
       }
       const got = await p.http().get(keyUrl(theirs.id, other)).set(ADMIN).expect(200);
@@ -581,25 +538,17 @@ describe('admin API: keys', () => {
 
   describe('revoke', () => {
     it('answers 200 with revokedAt, is idempotent, and the key stops working', async () => {
-      const key = await createKey(p, slug, { scopes: ['tenant:admin'] });
+      const key = await createKey(slug, { scopes: ['tenant:admin'] });
       await useKey(key.secret).expect(200);
 
       const before = Date.now();
-      const res = await p
-        .http()
-        .post(`${keyUrl(key.id)}/revoke`)
-        .set(ADMIN)
-        .expect(200);
+      const res = await revoke(key.id).expect(200);
       expect(res.body).toMatchObject({ id: key.id, revokedAt: expect.stringMatching(ISO) });
       const revokedAt = Date.parse(res.body.revokedAt);
       expect(revokedAt).toBeGreaterThanOrEqual(before - 5_000);
       expect(revokedAt).toBeLessThanOrEqual(Date.now() + 5_000);
 
-      const again = await p
-        .http()
-        .post(`${keyUrl(key.id)}/revoke`)
-        .set(ADMIN)
-        .expect(200);
+      const again = await revoke(key.id).expect(200);
       expect(again.body.revokedAt).toBe(res.body.revokedAt);
 
       const denied = await useKey(key.secret).expect(401);
@@ -611,58 +560,35 @@ describe('admin API: keys', () => {
       await p.http().get(keysUrl()).set('X-API-Key', key.secret).expect(401);
       await p.http().get(`/admin/tenants/${slug}`).set(bearer(key.secret)).expect(401);
 
-      const got = await p.http().get(keyUrl(key.id)).set(ADMIN).expect(200);
+      const got = await getKey(key.id).expect(200);
       expect(got.body.revokedAt).toBe(res.body.revokedAt);
     });
 
     it('refuses to patch or rotate a revoked key with 409', async () => {
-      const key = await createKey(p, slug, { name: 'dead', scopes: ['tenant:admin'] });
-      await p
-        .http()
-        .post(`${keyUrl(key.id)}/revoke`)
-        .set(ADMIN)
-        .expect(200);
+      const key = await createKey(slug, { name: 'dead', scopes: ['tenant:admin'] });
+      await revoke(key.id).expect(200);
 
-      const patch = await p
-        .http()
-        .patch(keyUrl(key.id))
-        .set(ADMIN)
-        .send({ name: 'alive again' })
-        .expect(409);
+      const patch = await patchKey(key.id, { name: 'alive again' }).expect(409);
       expect(patch.body).toEqual({
         statusCode: 409,
         error: 'Conflict',
         message: expect.stringMatching(/revoked/),
       });
 
-      const rotate = await p
-        .http()
-        .post(`${keyUrl(key.id)}/rotate`)
-        .set(ADMIN)
-        .send({})
-        .expect(409);
-      expect(rotate.body).toMatchObject({ statusCode: 409, error: 'Conflict' });
-      expect(rotate.text).not.toMatch(/mcp_[0-9A-Za-z]{12}_/);
+      const rotated = await rotate(key.id, {}).expect(409);
+      expect(rotated.body).toMatchObject({ statusCode: 409, error: 'Conflict' });
+      expect(rotated.text).not.toMatch(/mcp_[0-9A-Za-z]{12}_/);
 
-      const got = await p.http().get(keyUrl(key.id)).set(ADMIN).expect(200);
+      const got = await getKey(key.id).expect(200);
       expect(got.body).toMatchObject({ name: 'dead', rotatedAt: null });
       await useKey(key.secret).expect(401);
     });
 
     it('stops a rotated key, old and new secret alike, even inside the grace period', async () => {
-      const key = await createKey(p, slug, { scopes: ['tenant:admin'] });
-      const rotated = await p
-        .http()
-        .post(`${keyUrl(key.id)}/rotate`)
-        .set(ADMIN)
-        .send({ graceSeconds: 600 })
-        .expect(201);
+      const key = await createKey(slug, { scopes: ['tenant:admin'] });
+      const rotated = await rotate(key.id, { graceSeconds: 600 }).expect(201);
       await useKey(key.secret).expect(200);
-      const revoked = await p
-        .http()
-        .post(`${keyUrl(key.id)}/revoke`)
-        .set(ADMIN)
-        .expect(200);
+      const revoked = await revoke(key.id).expect(200);
       expect(revoked.body.previousSecretValidUntil).toBeNull();
       await useKey(key.secret).expect(401);
       await useKey(rotated.body.secret).expect(401);
@@ -671,14 +597,10 @@ describe('admin API: keys', () => {
 
   describe('rotate', () => {
     it('issues a new secret with the same prefix; the old one stops at once by default', async () => {
-      const key = await createKey(p, slug, { name: 'rotating', scopes: ['tenant:admin'] });
+      const key = await createKey(slug, { name: 'rotating', scopes: ['tenant:admin'] });
       await useKey(key.secret).expect(200);
 
-      const res = await p
-        .http()
-        .post(`${keyUrl(key.id)}/rotate`)
-        .set(ADMIN)
-        .expect(201);
+      const res = await rotate(key.id).expect(201);
       expect(res.body).toMatchObject({
         id: key.id,
         name: 'rotating',
@@ -701,14 +623,9 @@ describe('admin API: keys', () => {
     });
 
     it('with graceSeconds: 60 keeps the old secret working for about a minute', async () => {
-      const key = await createKey(p, slug, { scopes: ['tenant:admin'] });
+      const key = await createKey(slug, { scopes: ['tenant:admin'] });
       const before = Date.now();
-      const res = await p
-        .http()
-        .post(`${keyUrl(key.id)}/rotate`)
-        .set(ADMIN)
-        .send({ graceSeconds: 60 })
-        .expect(201);
+      const res = await rotate(key.id, { graceSeconds: 60 }).expect(201);
       const until = Date.parse(res.body.previousSecretValidUntil);
       expect(until).toBeGreaterThanOrEqual(before + 55_000);
       expect(until).toBeLessThanOrEqual(Date.now() + 65_000);
@@ -717,12 +634,7 @@ describe('admin API: keys', () => {
       await useKey(res.body.secret).expect(200);
 
       // Another rotation without grace ends the old secret's grace at once.
-      const third = await p
-        .http()
-        .post(`${keyUrl(key.id)}/rotate`)
-        .set(ADMIN)
-        .send({})
-        .expect(201);
+      const third = await rotate(key.id, {}).expect(201);
       expect(third.body.previousSecretValidUntil).toBeNull();
       await useKey(key.secret).expect(401);
       await useKey(res.body.secret).expect(401);
@@ -730,13 +642,8 @@ describe('admin API: keys', () => {
     });
 
     it('accepts graceSeconds of exactly 30 days', async () => {
-      const key = await createKey(p, slug);
-      const res = await p
-        .http()
-        .post(`${keyUrl(key.id)}/rotate`)
-        .set(ADMIN)
-        .send({ graceSeconds: 30 * 24 * 3600 })
-        .expect(201);
+      const key = await createKey(slug);
+      const res = await rotate(key.id, { graceSeconds: 30 * 24 * 3600 }).expect(201);
       const until = Date.parse(res.body.previousSecretValidUntil);
       expect(Math.abs(until - (Date.now() + 30 * 24 * 3600 * 1000))).toBeLessThan(60_000);
     });
@@ -753,17 +660,10 @@ describe('admin API: keys', () => {
       ['null', { graceSeconds: null }, /graceSeconds/],
       ['an unknown field', { grace: 10 }, /Unrecognized key: "grace"/],
     ])('refuses graceSeconds %s with 400 and keeps the secret', async (_label, body, message) => {
-      const key = await createKey(p, slug, { scopes: ['tenant:admin'] });
-      const res = await p
-        .http()
-        .post(`${keyUrl(key.id)}/rotate`)
-        .set(ADMIN)
-        .send(body as object)
-        .expect(400);
-      expect(res.body).toMatchObject({ statusCode: 400, error: 'Bad Request' });
-      expect(res.body.message).toMatch(message);
+      const key = await createKey(slug, { scopes: ['tenant:admin'] });
+      expectBadRequest(await rotate(key.id, body as object), message);
       await useKey(key.secret).expect(200);
-      const got = await p.http().get(keyUrl(key.id)).set(ADMIN).expect(200);
+      const got = await getKey(key.id).expect(200);
       expect(got.body.rotatedAt).toBeNull();
     });
   });
@@ -771,7 +671,7 @@ describe('admin API: keys', () => {
   describe('expiry', () => {
     it('a key works until its expiresAt, then gets 401 saying it expired', async () => {
       const expiresAt = new Date(Date.now() + 2_000).toISOString();
-      const key = await createKey(p, slug, { scopes: ['tenant:admin'], expiresAt });
+      const key = await createKey(slug, { scopes: ['tenant:admin'], expiresAt });
       await useKey(key.secret).expect(200);
 
       const wait = Date.parse(expiresAt) - Date.now() + 150;
@@ -788,12 +688,12 @@ describe('admin API: keys', () => {
     });
 
     it('extending the expiry of a key takes effect at once', async () => {
-      const key = await createKey(p, slug, {
+      const key = await createKey(slug, {
         scopes: ['tenant:admin'],
         expiresAt: new Date(Date.now() + 1_500).toISOString(),
       });
       await useKey(key.secret).expect(200);
-      await p.http().patch(keyUrl(key.id)).set(ADMIN).send({ expiresAt: null }).expect(200);
+      await patchKey(key.id, { expiresAt: null }).expect(200);
       await new Promise((r) => setTimeout(r, 1_700));
       await useKey(key.secret).expect(200);
     });
@@ -801,7 +701,7 @@ describe('admin API: keys', () => {
 
   describe('wrong secrets', () => {
     it('refuses a key whose id is right but whose secret is not', async () => {
-      const key = await createKey(p, slug, { scopes: ['tenant:admin'] });
+      const key = await createKey(slug, { scopes: ['tenant:admin'] });
       const res = await useKey(wrongSecret(key.secret)).expect(401);
       expect(res.body).toMatchObject({ statusCode: 401, error: 'Unauthorized' });
     });
@@ -809,11 +709,11 @@ describe('admin API: keys', () => {
 
   describe('lastUsedAt', () => {
     it('is null until the key is used, then records when', async () => {
-      const key = await createKey(p, slug, { scopes: ['tenant:admin'] });
+      const key = await createKey(slug, { scopes: ['tenant:admin'] });
       expect(key.lastUsedAt).toBeNull();
       const recorder = p.app.get(KeyUsageRecorder);
       await recorder.flush();
-      const unused = await p.http().get(keyUrl(key.id)).set(ADMIN).expect(200);
+      const unused = await getKey(key.id).expect(200);
       expect(unused.body.lastUsedAt).toBeNull();
 
       const before = Date.now();
@@ -821,7 +721,7 @@ describe('admin API: keys', () => {
       const after = Date.now();
       await recorder.flush();
 
-      const used = await p.http().get(keyUrl(key.id)).set(ADMIN).expect(200);
+      const used = await getKey(key.id).expect(200);
       expect(used.body.lastUsedAt).toMatch(ISO);
       const at = Date.parse(used.body.lastUsedAt);
       expect(at).toBeGreaterThanOrEqual(before - 1_000);
@@ -831,7 +731,7 @@ describe('admin API: keys', () => {
       await new Promise((r) => setTimeout(r, 20));
       await p.http().get(keysUrl()).set('X-API-Key', key.secret).expect(200);
       await recorder.flush();
-      const later = await p.http().get(keyUrl(key.id)).set(ADMIN).expect(200);
+      const later = await getKey(key.id).expect(200);
       expect(Date.parse(later.body.lastUsedAt)).toBeGreaterThan(at);
       const listed = await p.http().get(keysUrl()).query({ limit: 200 }).set(ADMIN).expect(200);
       expect(listed.body.items.find((k: KeyBody) => k.id === key.id).lastUsedAt).toBe(
@@ -840,10 +740,10 @@ describe('admin API: keys', () => {
     });
 
     it('is not set by a refused attempt', async () => {
-      const key = await createKey(p, slug, { scopes: ['tenant:admin'] });
+      const key = await createKey(slug, { scopes: ['tenant:admin'] });
       await useKey(wrongSecret(key.secret)).expect(401);
       await p.app.get(KeyUsageRecorder).flush();
-      const got = await p.http().get(keyUrl(key.id)).set(ADMIN).expect(200);
+      const got = await getKey(key.id).expect(200);
       expect(got.body.lastUsedAt).toBeNull();
     });
   });

@@ -1,19 +1,19 @@
 import { DataSource } from 'typeorm';
-import { ADMIN, startPlatform, TestPlatform, uniqueSlug } from './support/platform';
+import { ADMIN, uniqueSlug, usePlatform } from './support/platform';
 
 describe('admin API: tenants', () => {
-  let p: TestPlatform;
-  beforeAll(async () => {
-    p = await startPlatform();
-  });
-  afterAll(async () => {
-    await p.close();
-  });
+  const p = usePlatform();
 
   const create = (body: unknown) =>
     p
       .http()
       .post('/admin/tenants')
+      .set(ADMIN)
+      .send(body as object);
+  const patch = (slug: string, body: unknown) =>
+    p
+      .http()
+      .patch(`/admin/tenants/${slug}`)
       .set(ADMIN)
       .send(body as object);
 
@@ -127,28 +127,14 @@ describe('admin API: tenants', () => {
   it('renames and suspends a tenant, and reactivates it', async () => {
     const slug = uniqueSlug('patch');
     await create({ slug, name: 'Before' }).expect(201);
-    const renamed = await p
-      .http()
-      .patch(`/admin/tenants/${slug}`)
-      .set(ADMIN)
-      .send({ name: 'After' })
-      .expect(200);
+    const renamed = await patch(slug, { name: 'After' }).expect(200);
     expect(renamed.body).toMatchObject({ slug, name: 'After', status: 'active' });
-    const suspended = await p
-      .http()
-      .patch(`/admin/tenants/${slug}`)
-      .set(ADMIN)
-      .send({ status: 'suspended' })
-      .expect(200);
+    const suspended = await patch(slug, { status: 'suspended' }).expect(200);
     expect(suspended.body.status).toBe('suspended');
     const again = await p.http().get(`/admin/tenants/${slug}`).set(ADMIN).expect(200);
     expect(again.body).toMatchObject({ name: 'After', status: 'suspended' });
-    await p
-      .http()
-      .patch(`/admin/tenants/${slug}`)
-      .set(ADMIN)
-      .send({ status: 'active' })
-      .expect(200);
+    const reactivated = await patch(slug, { status: 'active' }).expect(200);
+    expect(reactivated.body).toMatchObject({ name: 'After', status: 'active' });
   });
 
   it.each([[{ status: 'deleted' }], [{ slug: 'new-slug' }], [{}], [{ name: null }]])(
@@ -156,7 +142,7 @@ describe('admin API: tenants', () => {
     async (body) => {
       const slug = uniqueSlug('badpatch');
       await create({ slug, name: 'x' }).expect(201);
-      await p.http().patch(`/admin/tenants/${slug}`).set(ADMIN).send(body).expect(400);
+      await patch(slug, body).expect(400);
     },
   );
 
@@ -186,22 +172,17 @@ describe('admin API: tenants', () => {
   it('deletes a tenant with everything it owns', async () => {
     const slug = uniqueSlug('gone');
     await create({ slug, name: 'Doomed' }).expect(201);
-    const key = await p
-      .http()
-      .post(`/admin/tenants/${slug}/keys`)
-      .set(ADMIN)
-      .send({ name: 'k', scopes: ['tenant:admin'] })
-      .expect(201);
-    await p.http().get(`/admin/tenants/${slug}/keys`).set('X-API-Key', key.body.secret).expect(200);
+    const key = await p.admin.createKey(slug, { scopes: ['tenant:admin'] });
+    await p.http().get(`/admin/tenants/${slug}/keys`).set('X-API-Key', key.secret).expect(200);
 
     await p.http().delete(`/admin/tenants/${slug}`).set(ADMIN).expect(204);
 
     await p.http().get(`/admin/tenants/${slug}`).set(ADMIN).expect(404);
-    await p.http().get(`/admin/tenants/${slug}/keys`).set('X-API-Key', key.body.secret).expect(401);
+    await p.http().get(`/admin/tenants/${slug}/keys`).set('X-API-Key', key.secret).expect(401);
     const db = p.app.get(DataSource);
     const [{ count }] = await db.query(
       'SELECT count(*)::int AS count FROM api_keys WHERE id = $1',
-      [key.body.id],
+      [key.id],
     );
     expect(count).toBe(0);
     // The slug is free again.

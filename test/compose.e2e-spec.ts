@@ -292,7 +292,10 @@ describe('docker-compose.yml', () => {
       const build = platform.build;
       const context = typeof build === 'string' ? build : build?.context;
       expect(posix.normalize(String(context))).toBe('.');
-      if (typeof build === 'object') expect(build.dockerfile ?? 'Dockerfile').toBe('Dockerfile');
+      // A string build names only the context: the Dockerfile is then the default one.
+      const dockerfile =
+        typeof build === 'object' ? (build.dockerfile ?? 'Dockerfile') : 'Dockerfile';
+      expect(dockerfile).toBe('Dockerfile');
       expect(existsSync(join(root, 'Dockerfile'))).toBe(true);
     });
 

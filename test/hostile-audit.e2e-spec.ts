@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { startPlatform, TestPlatform } from './support/platform';
-import { bearer, createKey, createTenant } from './support/mcp';
-import { initializeRequest, rawInitialize, rawPost, toolsCall, within } from './support/mcp-raw';
+import { pollUntil } from './support/http';
+import { tenantWithIdp } from './support/hostile';
 import { TestIdp } from './support/idp';
-import { HOSTILE_ENV, tenantWithIdp } from './support/hostile-helpers';
+import { bearer, initializeRequest, rawInitialize, rawPost, toolsCall } from './support/mcp';
+import { RunningPlatform, startPlatform } from './support/platform';
 
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
 const requestId = (what: string) => `${what}-${randomBytes(6).toString('hex')}`;
@@ -27,32 +27,41 @@ describe('audit log under hostile credentials', () => {
 
   async function scenario(
     run: (ctx: {
-      p: TestPlatform;
+      p: RunningPlatform;
       withIdp: { slug: string; aud: string };
       plain: { slug: string };
       audited: (id: string, ms?: number) => Promise<boolean>;
+      /** An ordinary refusal on the plain tenant, afterwards, reaches the audit log. */
+      expectLaterRefusalAudited: () => Promise<void>;
     }) => Promise<void>,
   ): Promise<void> {
-    const p = await startPlatform(HOSTILE_ENV);
+    const p = await startPlatform();
     try {
       const withIdp = await tenantWithIdp(p, idp, {}, 'audit');
-      const plain = await createTenant(p, 'audit-plain');
+      const plain = await p.admin.createTenant('audit-plain');
       const db = p.app.get(DataSource);
       const audited = (id: string, ms = 8000) =>
-        within(ms, async () => {
+        pollUntil(ms, `the audit event of ${id}`, async () => {
           const rows = await db.query<unknown[]>(
             'SELECT 1 FROM audit_events WHERE request_id = $1',
             [id],
           );
           return rows.length ? true : undefined;
         }).catch(() => false);
-      await run({ p, withIdp, plain, audited });
+      const expectLaterRefusalAudited = async () => {
+        const laterId = requestId('later');
+        await refuseOrdinary(p, plain.slug, laterId);
+        expect({ laterRefusalAudited: await audited(laterId) }).toEqual({
+          laterRefusalAudited: true,
+        });
+      };
+      await run({ p, withIdp, plain, audited, expectLaterRefusalAudited });
     } finally {
       await p.close();
     }
   }
 
-  const refuseOrdinary = async (p: TestPlatform, slug: string, id: string) => {
+  const refuseOrdinary = async (p: RunningPlatform, slug: string, id: string) => {
     const res = await rawPost(p, slug, initializeRequest(), {
       Authorization: 'Bearer not-a-real-token',
       'X-Request-Id': id,
@@ -76,7 +85,7 @@ describe('audit log under hostile credentials', () => {
   ])(
     'a JWT with %s is refused with 401, and refusals after it still reach the audit log',
     async (_what, header) => {
-      await scenario(async ({ p, withIdp, plain, audited }) => {
+      await scenario(async ({ p, withIdp, audited, expectLaterRefusalAudited }) => {
         const hostileId = requestId('hostile');
         const token = `${b64(header)}.${b64({ sub: 'x', iss: idp.issuer, aud: withIdp.aud })}.${randomBytes(64).toString('base64url')}`;
         const hostile = await rawPost(p, withIdp.slug, initializeRequest(), {
@@ -85,11 +94,7 @@ describe('audit log under hostile credentials', () => {
         });
         expect(hostile.status).toBe(401);
         // An ordinary refusal on another tenant, afterwards.
-        const laterId = requestId('later');
-        await refuseOrdinary(p, plain.slug, laterId);
-        expect({ laterRefusalAudited: await audited(laterId) }).toEqual({
-          laterRefusalAudited: true,
-        });
+        await expectLaterRefusalAudited();
         // The hostile refusal is on a known tenant too, so it is audited as well.
         expect({ hostileRefusalAudited: await audited(hostileId, 2000) }).toEqual({
           hostileRefusalAudited: true,
@@ -106,20 +111,16 @@ describe('audit log under hostile credentials', () => {
   ])(
     'a tools/call whose tool name has %s is answered, and audit events after it are still written',
     async (_what, name) => {
-      await scenario(async ({ p, plain, audited }) => {
-        const key = await createKey(p, plain.slug, { scopes: [] });
-        const s = await rawInitialize(p, plain.slug, bearer(key.key));
+      await scenario(async ({ p, plain, expectLaterRefusalAudited }) => {
+        const key = await p.admin.createKey(plain.slug);
+        const s = await rawInitialize(p, plain.slug, bearer(key.secret));
         const hostileId = requestId('tool');
         const res = await rawPost(p, plain.slug, toolsCall(name, { text: 'x' }), {
           ...s.headers,
           'X-Request-Id': hostileId,
         });
         expect(res.status).toBeLessThan(500);
-        const laterId = requestId('later');
-        await refuseOrdinary(p, plain.slug, laterId);
-        expect({ laterRefusalAudited: await audited(laterId) }).toEqual({
-          laterRefusalAudited: true,
-        });
+        await expectLaterRefusalAudited();
       });
     },
     30_000,

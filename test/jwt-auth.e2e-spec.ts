@@ -1,52 +1,30 @@
-import { ADMIN, startPlatform, TestPlatform } from './support/platform';
-import { bearer, connect, createTenant, toolNames } from './support/mcp';
+import { usePlatform } from './support/platform';
+import { bearer, builtInToolNames, builtInToolsFor } from './support/mcp';
 import { TestIdp } from './support/idp';
+import { tenantWithIdp } from './support/hostile';
 
 describe('JWT bearer tokens from a tenant identity provider', () => {
-  let p: TestPlatform;
+  const p = usePlatform();
   let idp: TestIdp;
-  let tenant: { slug: string; id: string };
-  const aud = () => `${p.config.publicUrl}/t/${tenant.slug}/mcp`;
+  let tenant: { slug: string; aud: string };
 
   beforeAll(async () => {
-    p = await startPlatform();
     idp = await TestIdp.start();
-    tenant = await createTenant(p, 'jwt');
-    await p
-      .http()
-      .put(`/admin/tenants/${tenant.slug}/auth`)
-      .set(ADMIN)
-      .send({ jwt: { issuer: idp.issuer, jwksUri: idp.jwksUri } })
-      .expect(200);
+    tenant = await tenantWithIdp(p, idp);
   });
-  afterAll(async () => {
-    await p.close();
-    await idp.stop();
-  });
+  afterAll(() => idp.stop());
 
   it('lets an SDK client in with a token for the tenant resource, scopes from `scope`', async () => {
-    const token = idp.sign({ aud: aud(), scope: 'math:use notes:read' });
-    const client = await connect(p, tenant.slug, bearer(token));
-    try {
-      expect(await toolNames(client)).toEqual([
-        'add',
-        'echo',
-        'notes_get',
-        'notes_list',
-        'notes_search',
-        'subtract',
-        'whoami',
-      ]);
-      const who = await client.callTool({ name: 'whoami', arguments: {} });
-      expect(who.structuredContent).toMatchObject({
-        tenant: tenant.slug,
-        kind: 'jwt',
-        id: `${idp.issuer}#user-1`,
-        scopes: ['math:use', 'notes:read'],
-      });
-    } finally {
-      await client.close();
-    }
+    const token = idp.sign({ aud: tenant.aud, scope: 'math:use notes:read' });
+    const client = await p.connect(tenant.slug, bearer(token));
+    expect(await builtInToolNames(client)).toEqual(builtInToolsFor(['math:use', 'notes:read']));
+    const who = await client.callTool({ name: 'whoami', arguments: {} });
+    expect(who.structuredContent).toMatchObject({
+      tenant: tenant.slug,
+      kind: 'jwt',
+      id: `${idp.issuer}#user-1`,
+      scopes: ['math:use', 'notes:read'],
+    });
   });
 
   it('names the issuer in the resource metadata', async () => {
@@ -70,7 +48,7 @@ describe('JWT bearer tokens from a tenant identity provider', () => {
   });
 
   it('lets a token with tenant:admin administer its own tenant only', async () => {
-    const token = idp.sign({ aud: aud(), scope: 'tenant:admin' });
+    const token = idp.sign({ aud: tenant.aud, scope: 'tenant:admin' });
     await p.http().get(`/admin/tenants/${tenant.slug}/keys`).set(bearer(token)).expect(200);
     await p.http().get('/admin/tenants').set(bearer(token)).expect(401);
   });

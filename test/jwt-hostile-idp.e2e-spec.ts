@@ -1,14 +1,13 @@
 import { generateKeyPairSync, sign } from 'node:crypto';
-import { ADMIN, startPlatform, TestPlatform } from './support/platform';
+import { ADMIN, usePlatform } from './support/platform';
 import { signJws, TestIdp } from './support/idp';
 import { HostileIdp } from './support/hostile-idp';
 import {
   expectAccepted,
   expectBearerRefused,
-  HOSTILE_ENV,
   initWithToken,
   tenantWithIdp,
-} from './support/hostile-helpers';
+} from './support/hostile';
 
 /**
  * A tenant admin chooses the JWKS URL the platform fetches. Whatever that URL answers — an endless
@@ -16,7 +15,7 @@ import {
  * token with 401, in bounded time and memory, and goes on serving everyone else.
  */
 describe('JWT: a hostile identity provider', () => {
-  let p: TestPlatform;
+  const p = usePlatform();
   let good: TestIdp;
   let goodTenant: { slug: string; aud: string };
   const started: HostileIdp[] = [];
@@ -31,12 +30,10 @@ describe('JWT: a hostile identity provider', () => {
     expectAccepted(await initWithToken(p, goodTenant.slug, good.sign({ aud: goodTenant.aud })));
 
   beforeAll(async () => {
-    p = await startPlatform(HOSTILE_ENV);
     good = await TestIdp.start();
     goodTenant = await tenantWithIdp(p, good, {}, 'goodidp');
   });
   afterAll(async () => {
-    await p.close();
     await good.stop();
     await Promise.all(started.map((i) => i.stop()));
   });

@@ -1,7 +1,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { startPlatform, TestPlatform } from './support/platform';
-import { bearer, connect, createKey, TransportKind, tenantWithKey } from './support/mcp';
+import { usePlatform } from './support/platform';
+import { bearer, TransportKind } from './support/mcp';
 
 interface NoteView {
   id: string;
@@ -16,13 +16,9 @@ const textOf = (r: CallToolResult) =>
   (r.content as { type: string; text: string }[])[0]?.text ?? '';
 
 describe('notes tools', () => {
-  let p: TestPlatform;
-  const clients: Client[] = [];
-  const open = async (slug: string, key: string, kind: TransportKind = 'streamable') => {
-    const c = await connect(p, slug, bearer(key), kind);
-    clients.push(c);
-    return c;
-  };
+  const p = usePlatform();
+  const open = (slug: string, key: string, kind: TransportKind = 'streamable') =>
+    p.connect(slug, bearer(key), kind);
   const call = async (c: Client, name: string, args: Record<string, unknown>) =>
     (await c.callTool({ name, arguments: args })) as CallToolResult;
   const ok = async <T>(c: Client, name: string, args: Record<string, unknown>): Promise<T> => {
@@ -37,17 +33,9 @@ describe('notes tools', () => {
   const listAll = async (c: Client) =>
     (await ok<{ items: NoteView[] }>(c, 'notes_list', { limit: 100 })).items;
 
-  beforeAll(async () => {
-    p = await startPlatform();
-  });
-  afterAll(async () => {
-    await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
-    await p.close();
-  });
-
   describe.each<TransportKind>(['streamable', 'sse'])('over %s', (kind) => {
     it('creates, reads, lists, searches and deletes a note', async () => {
-      const t = await tenantWithKey(p, NOTES_SCOPES);
+      const t = await p.admin.tenantWithKey(NOTES_SCOPES);
       const c = await open(t.slug, t.key, kind);
 
       const note = await create(c, 'Groceries', 'milk, eggs, bread');
@@ -71,7 +59,7 @@ describe('notes tools', () => {
   });
 
   it('creates a note without a body', async () => {
-    const t = await tenantWithKey(p, NOTES_SCOPES);
+    const t = await p.admin.tenantWithKey(NOTES_SCOPES);
     const c = await open(t.slug, t.key);
     const note = await create(c, 'Title only');
     expect(note.body).toBe('');
@@ -82,7 +70,7 @@ describe('notes tools', () => {
   });
 
   it('searches title and body as a case-insensitive substring', async () => {
-    const t = await tenantWithKey(p, NOTES_SCOPES);
+    const t = await p.admin.tenantWithKey(NOTES_SCOPES);
     const c = await open(t.slug, t.key);
     const meeting = await create(c, 'Team MEETING notes', 'agenda: budget');
     const recipe = await create(c, 'Pancakes', 'Whisk the Flour and milk');
@@ -99,7 +87,7 @@ describe('notes tools', () => {
   });
 
   it('treats LIKE wildcards in a search query as plain characters', async () => {
-    const t = await tenantWithKey(p, NOTES_SCOPES);
+    const t = await p.admin.tenantWithKey(NOTES_SCOPES);
     const c = await open(t.slug, t.key);
     const pct = await create(c, 'Discount', '50% off');
     await create(c, 'Plain', 'five0 off');
@@ -114,8 +102,8 @@ describe('notes tools', () => {
   });
 
   it('keeps every tenant’s notes private', async () => {
-    const a = await tenantWithKey(p, NOTES_SCOPES);
-    const b = await tenantWithKey(p, NOTES_SCOPES);
+    const a = await p.admin.tenantWithKey(NOTES_SCOPES);
+    const b = await p.admin.tenantWithKey(NOTES_SCOPES);
     const ca = await open(a.slug, a.key);
     const cb = await open(b.slug, b.key);
     const mine = await create(ca, 'A shared word', 'alpha');
@@ -142,10 +130,10 @@ describe('notes tools', () => {
   });
 
   it('shares notes between keys of the same tenant', async () => {
-    const t = await tenantWithKey(p, NOTES_SCOPES);
-    const reader = await createKey(p, t.slug, { scopes: ['notes:read'] });
+    const t = await p.admin.tenantWithKey(NOTES_SCOPES);
+    const reader = await p.admin.createKey(t.slug, { scopes: ['notes:read'] });
     const note = await create(await open(t.slug, t.key), 'Visible to the team');
-    const cr = await open(t.slug, reader.key);
+    const cr = await open(t.slug, reader.secret);
     expect(await ok<NoteView>(cr, 'notes_get', { id: note.id })).toEqual(note);
     // A read-only key cannot delete.
     await expect(
@@ -155,7 +143,7 @@ describe('notes tools', () => {
   });
 
   it('turns bad arguments into readable tool errors', async () => {
-    const t = await tenantWithKey(p, NOTES_SCOPES);
+    const t = await p.admin.tenantWithKey(NOTES_SCOPES);
     const c = await open(t.slug, t.key);
     for (const [name, args, pattern] of [
       ['notes_create', { title: '' }, /title/],
@@ -184,7 +172,7 @@ describe('notes tools', () => {
   });
 
   it('pages through notes with a cursor, each note exactly once', async () => {
-    const t = await tenantWithKey(p, NOTES_SCOPES);
+    const t = await p.admin.tenantWithKey(NOTES_SCOPES);
     const c = await open(t.slug, t.key);
     const created: NoteView[] = [];
     for (let i = 0; i < 7; i++) created.push(await create(c, `note ${i}`, `body ${i}`));
@@ -214,7 +202,7 @@ describe('notes tools', () => {
   });
 
   it('ends the listing with a null cursor when the last page is exactly full', async () => {
-    const t = await tenantWithKey(p, NOTES_SCOPES);
+    const t = await p.admin.tenantWithKey(NOTES_SCOPES);
     const c = await open(t.slug, t.key);
     for (let i = 0; i < 4; i++) await create(c, `n${i}`);
     const first = await ok<{ items: NoteView[]; nextCursor: string | null }>(c, 'notes_list', {

@@ -1,18 +1,19 @@
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { ADMIN, startPlatform, TestPlatform } from './support/platform';
-import { bearer, connect, createKey, tenantWithKey, toolNames } from './support/mcp';
+import { rejectionOf, withTimeout } from './support/http';
 import {
-  connectWithStream,
+  bearer,
+  builtInAmong,
+  builtInToolNames,
+  builtInToolsFor,
+  legacyPost,
   openLegacyStream,
   rawInitialize,
-  rawMcp,
   rawPost,
-  rejectionOf,
-  setTenantTool,
+  toolNames,
   toolsCall,
-  withTimeout,
-} from './support/mcp-raw';
+} from './support/mcp';
+import { ADMIN, usePlatform } from './support/platform';
 
 /** The error of a failed call with the tool's name taken out, for comparing two failures. */
 const shapeOf = (err: Error & { code?: number }, name: string) => ({
@@ -20,26 +21,45 @@ const shapeOf = (err: Error & { code?: number }, name: string) => ({
   message: err.message.split(name).join('<tool>'),
 });
 
-describe('MCP tool authorization', () => {
-  let p: TestPlatform;
-  const clients: Client[] = [];
-  const open = async (slug: string, key: string) => {
-    const c = await connect(p, slug, bearer(key));
-    clients.push(c);
-    return c;
-  };
+/** The built-in tools of a math:use key, without `tool`. */
+const mathToolsWithout = (tool: string) => builtInToolsFor(['math:use']).filter((n) => n !== tool);
 
-  beforeAll(async () => {
-    p = await startPlatform();
-  });
-  afterAll(async () => {
-    await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
-    await p.close();
-  });
+describe('MCP tool authorization', () => {
+  const p = usePlatform();
+  const open = (slug: string, key: string) => p.connect(slug, bearer(key));
+
+  /** Resolves on the client's next notifications/tools/list_changed. */
+  const nextListChange = (c: Client) =>
+    new Promise<void>((resolve) =>
+      c.setNotificationHandler(ToolListChangedNotificationSchema, () => resolve()),
+    );
+
+  /**
+   * A client of a math:use key, on Streamable HTTP with its event stream open or on legacy SSE,
+   * told its tool list changed (within 2 s) after `change`; returns what it lists then.
+   */
+  async function listAfterChange(
+    kind: 'streamable' | 'sse',
+    change: (t: { slug: string; keyId: string }) => Promise<unknown>,
+  ): Promise<string[]> {
+    const t = await p.admin.tenantWithKey(['math:use']);
+    let client: Client;
+    if (kind === 'streamable') {
+      const c = await p.openMcp(t.slug, bearer(t.key));
+      await withTimeout(c.streamOpen, 2000, 'the GET event stream opening');
+      client = c.client;
+    } else {
+      client = await p.connect(t.slug, bearer(t.key), 'sse');
+    }
+    const changed = nextListChange(client);
+    await change(t);
+    await withTimeout(changed, 2000, 'notifications/tools/list_changed');
+    return toolNames(client);
+  }
 
   describe('a key limited to named tools', () => {
     it('lists exactly the named tools it has scopes for', async () => {
-      const t = await tenantWithKey(p, ['math:use'], ['add']);
+      const t = await p.admin.tenantWithKey(['math:use'], ['add']);
       const c = await open(t.slug, t.key);
       expect(await toolNames(c)).toEqual(['add']);
       expect(
@@ -48,7 +68,7 @@ describe('MCP tool authorization', () => {
     });
 
     it('gets the same error for a tool outside its list as for a tool that does not exist', async () => {
-      const t = await tenantWithKey(p, ['math:use'], ['add']);
+      const t = await p.admin.tenantWithKey(['math:use'], ['add']);
       const c = await open(t.slug, t.key);
       const hidden = await rejectionOf(c.callTool({ name: 'subtract', arguments: { a: 3, b: 4 } }));
       const missing = await rejectionOf(
@@ -63,7 +83,7 @@ describe('MCP tool authorization', () => {
 
     it('over raw HTTP, a hidden tool answers byte for byte like a missing one (no 403)', async () => {
       // Outside the key's list *and* short of scopes: not "only scopes missing", so not a 403.
-      const t = await tenantWithKey(p, [], ['echo']);
+      const t = await p.admin.tenantWithKey([], ['echo']);
       const s = await rawInitialize(p, t.slug, bearer(t.key));
       const hidden = await rawPost(p, t.slug, toolsCall('add', { a: 1, b: 2 }), s.headers);
       const missing = await rawPost(p, t.slug, toolsCall('nope_tool', { a: 1, b: 2 }), s.headers);
@@ -79,7 +99,7 @@ describe('MCP tool authorization', () => {
 
   describe('insufficient scope', () => {
     it('answers a tools/call with HTTP 403 and a step-up challenge', async () => {
-      const t = await tenantWithKey(p, ['notes:read']);
+      const t = await p.admin.tenantWithKey(['notes:read']);
       const s = await rawInitialize(p, t.slug, bearer(t.key));
       const res = await rawPost(p, t.slug, toolsCall('add', { a: 1, b: 2 }), s.headers);
       expect(res.status).toBe(403);
@@ -99,7 +119,7 @@ describe('MCP tool authorization', () => {
     });
 
     it('is the answer when only scopes are missing, even for a key limited to that tool', async () => {
-      const t = await tenantWithKey(p, [], ['add']);
+      const t = await p.admin.tenantWithKey([], ['add']);
       const c = await open(t.slug, t.key);
       expect(await toolNames(c)).toEqual([]);
       const s = await rawInitialize(p, t.slug, bearer(t.key));
@@ -109,14 +129,16 @@ describe('MCP tool authorization', () => {
     });
 
     it('is the answer on the legacy SSE message endpoint too', async () => {
-      const t = await tenantWithKey(p, []);
+      const t = await p.admin.tenantWithKey([]);
       const stream = await openLegacyStream(p, t.slug, bearer(t.key));
       try {
-        const res = await rawMcp(p, t.slug, {
-          path: `messages?sessionId=${encodeURIComponent(stream.sessionId)}`,
-          headers: { ...bearer(t.key), 'Content-Type': 'application/json' },
-          body: toolsCall('notes_create', { title: 'x' }),
-        });
+        const res = await legacyPost(
+          p,
+          t.slug,
+          stream.sessionId,
+          toolsCall('notes_create', { title: 'x' }),
+          bearer(t.key),
+        );
         expect(res.status).toBe(403);
         const challenge = res.headers.get('www-authenticate') ?? '';
         expect(challenge).toContain('error="insufficient_scope"');
@@ -128,9 +150,11 @@ describe('MCP tool authorization', () => {
     });
 
     it('fails the SDK client’s call and hides the tool from its list', async () => {
-      const t = await tenantWithKey(p, []);
+      const t = await p.admin.tenantWithKey([]);
       const c = await open(t.slug, t.key);
-      expect(await toolNames(c)).toEqual(['echo', 'whoami']);
+      const names = await toolNames(c);
+      expect(names).not.toContain('add');
+      expect(builtInAmong(names)).toEqual(builtInToolsFor([]));
       const err = await rejectionOf(c.callTool({ name: 'add', arguments: { a: 1, b: 2 } }));
       expect(err.code).toBe(403);
     });
@@ -138,7 +162,7 @@ describe('MCP tool authorization', () => {
 
   describe('tools disabled for a tenant', () => {
     it('vanish from an open session, answer as missing, and come back when re-enabled', async () => {
-      const t = await tenantWithKey(p, ['math:use']);
+      const t = await p.admin.tenantWithKey(['math:use']);
       const c = await open(t.slug, t.key);
       expect(await toolNames(c)).toContain('add');
 
@@ -150,7 +174,7 @@ describe('MCP tool authorization', () => {
         .expect(200);
       expect(put.body).toMatchObject({ name: 'add', enabled: false, requiredScopes: ['math:use'] });
 
-      expect(await toolNames(c)).toEqual(['echo', 'subtract', 'whoami']);
+      expect(await builtInToolNames(c)).toEqual(mathToolsWithout('add'));
       const disabled = await rejectionOf(c.callTool({ name: 'add', arguments: { a: 1, b: 2 } }));
       const missing = await rejectionOf(
         c.callTool({ name: 'no_such_tool', arguments: { a: 1, b: 2 } }),
@@ -163,7 +187,7 @@ describe('MCP tool authorization', () => {
       const sub = (catalog.body.items as { name: string }[]).find((i) => i.name === 'subtract');
       expect(sub).toMatchObject({ enabled: true });
 
-      await setTenantTool(p, t.slug, 'add', true);
+      await p.admin.setTool(t.slug, 'add', true);
       expect(await toolNames(c)).toContain('add');
       expect(
         (await c.callTool({ name: 'add', arguments: { a: 1, b: 2 } })).structuredContent,
@@ -171,16 +195,16 @@ describe('MCP tool authorization', () => {
     });
 
     it('only affect the tenant that disabled them', async () => {
-      const a = await tenantWithKey(p, ['math:use']);
-      const b = await tenantWithKey(p, ['math:use']);
-      await setTenantTool(p, a.slug, 'subtract', false);
+      const a = await p.admin.tenantWithKey(['math:use']);
+      const b = await p.admin.tenantWithKey(['math:use']);
+      await p.admin.setTool(a.slug, 'subtract', false);
       expect(await toolNames(await open(a.slug, a.key))).not.toContain('subtract');
       expect(await toolNames(await open(b.slug, b.key))).toContain('subtract');
     });
 
     it('a disabled tool is not a scope problem: no 403 for a key lacking its scope', async () => {
-      const t = await tenantWithKey(p, []);
-      await setTenantTool(p, t.slug, 'add', false);
+      const t = await p.admin.tenantWithKey([]);
+      await p.admin.setTool(t.slug, 'add', false);
       const s = await rawInitialize(p, t.slug, bearer(t.key));
       const res = await rawPost(p, t.slug, toolsCall('add', { a: 1, b: 2 }), s.headers);
       expect(res.status).toBe(200);
@@ -188,33 +212,16 @@ describe('MCP tool authorization', () => {
       expect(res.messages[0]?.error?.message).toMatch(/add/);
     });
 
-    it('tells an open session its tool list changed', async () => {
-      const t = await tenantWithKey(p, ['math:use']);
-      const { client, streamOpen } = await connectWithStream(p, t.slug, bearer(t.key));
-      clients.push(client);
-      const changed = new Promise<void>((resolve) =>
-        client.setNotificationHandler(ToolListChangedNotificationSchema, () => resolve()),
-      );
-      await withTimeout(streamOpen, 2000, 'the GET event stream opening');
-      await setTenantTool(p, t.slug, 'subtract', false);
-      await withTimeout(changed, 2000, 'notifications/tools/list_changed');
-      expect(await toolNames(client)).toEqual(['add', 'echo', 'whoami']);
-    });
-
-    it('tells an open legacy SSE session its tool list changed', async () => {
-      const t = await tenantWithKey(p, ['math:use']);
-      const c = await connect(p, t.slug, bearer(t.key), 'sse');
-      clients.push(c);
-      const changed = new Promise<void>((resolve) =>
-        c.setNotificationHandler(ToolListChangedNotificationSchema, () => resolve()),
-      );
-      await setTenantTool(p, t.slug, 'add', false);
-      await withTimeout(changed, 2000, 'notifications/tools/list_changed');
-      expect(await toolNames(c)).toEqual(['echo', 'subtract', 'whoami']);
+    it.each([
+      ['an open session', 'streamable' as const, 'subtract'],
+      ['an open legacy SSE session', 'sse' as const, 'add'],
+    ])('tells %s its tool list changed', async (_what, kind, tool) => {
+      const names = await listAfterChange(kind, (t) => p.admin.setTool(t.slug, tool, false));
+      expect(builtInAmong(names)).toEqual(mathToolsWithout(tool));
     });
 
     it('refuses an unknown tool name with 404 and a non-boolean body with 400', async () => {
-      const t = await tenantWithKey(p, []);
+      const t = await p.admin.tenantWithKey([]);
       const unknown = await p
         .http()
         .put(`/admin/tenants/${t.slug}/tools/no_such_tool`)
@@ -237,57 +244,33 @@ describe('MCP tool authorization', () => {
   });
 
   describe('key creation', () => {
-    it('refuses an unknown scope', async () => {
-      const t = await tenantWithKey(p, []);
+    it.each([
+      ['an unknown scope', { scopes: ['foo:bar'] }, /foo:bar/],
+      ['an unknown tool name', { scopes: ['math:use'], tools: ['add', 'multiply'] }, /multiply/],
+    ])('refuses %s', async (_what, body, message) => {
+      const t = await p.admin.tenantWithKey([]);
       const res = await p
         .http()
         .post(`/admin/tenants/${t.slug}/keys`)
         .set(ADMIN)
-        .send({ name: 'typo', scopes: ['foo:bar'] });
+        .send({ name: 'typo', ...body });
       expect(res.status).toBe(400);
-      expect(res.body.message).toMatch(/foo:bar/);
-    });
-
-    it('refuses an unknown tool name', async () => {
-      const t = await tenantWithKey(p, []);
-      const res = await p
-        .http()
-        .post(`/admin/tenants/${t.slug}/keys`)
-        .set(ADMIN)
-        .send({ name: 'typo', scopes: ['math:use'], tools: ['add', 'multiply'] });
-      expect(res.status).toBe(400);
-      expect(res.body.message).toMatch(/multiply/);
+      expect(res.body.message).toMatch(message);
     });
 
     it('tells an open session its tool list changed when its key’s tools change', async () => {
-      const t = await tenantWithKey(p, ['math:use']);
-      const { client, streamOpen } = await connectWithStream(p, t.slug, bearer(t.key));
-      clients.push(client);
-      const changed = new Promise<void>((resolve) =>
-        client.setNotificationHandler(ToolListChangedNotificationSchema, () => resolve()),
+      const names = await listAfterChange('streamable', (t) =>
+        p.admin.patchKey(t.slug, t.keyId, { tools: ['subtract'] }),
       );
-      await withTimeout(streamOpen, 2000, 'the GET event stream opening');
-      await p
-        .http()
-        .patch(`/admin/tenants/${t.slug}/keys/${t.keyId}`)
-        .set(ADMIN)
-        .send({ tools: ['subtract'] })
-        .expect(200);
-      await withTimeout(changed, 2000, 'notifications/tools/list_changed');
-      expect(await toolNames(client)).toEqual(['subtract']);
+      expect(names).toEqual(['subtract']);
     });
 
     it('takes a change of scopes into account on the next request of an open session', async () => {
-      const t = await tenantWithKey(p, []);
+      const t = await p.admin.tenantWithKey([]);
       const c = await open(t.slug, t.key);
-      expect(await toolNames(c)).toEqual(['echo', 'whoami']);
-      await p
-        .http()
-        .patch(`/admin/tenants/${t.slug}/keys/${t.keyId}`)
-        .set(ADMIN)
-        .send({ scopes: ['math:use'] })
-        .expect(200);
-      expect(await toolNames(c)).toEqual(['add', 'echo', 'subtract', 'whoami']);
+      expect(await builtInToolNames(c)).toEqual(builtInToolsFor([]));
+      await p.admin.patchKey(t.slug, t.keyId, { scopes: ['math:use'] });
+      expect(await builtInToolNames(c)).toEqual(builtInToolsFor(['math:use']));
       expect(
         (await c.callTool({ name: 'add', arguments: { a: 1, b: 2 } })).structuredContent,
       ).toEqual({ result: 3 });
@@ -295,14 +278,11 @@ describe('MCP tool authorization', () => {
   });
 
   it('keys of one tenant are limited independently of other keys', async () => {
-    const t = await tenantWithKey(p, ['math:use']);
-    const limited = await createKey(p, t.slug, { scopes: ['math:use'], tools: ['subtract'] });
-    expect(await toolNames(await open(t.slug, limited.key))).toEqual(['subtract']);
-    expect(await toolNames(await open(t.slug, t.key))).toEqual([
-      'add',
-      'echo',
-      'subtract',
-      'whoami',
-    ]);
+    const t = await p.admin.tenantWithKey(['math:use']);
+    const limited = await p.admin.createKey(t.slug, { scopes: ['math:use'], tools: ['subtract'] });
+    expect(await toolNames(await open(t.slug, limited.secret))).toEqual(['subtract']);
+    expect(await builtInToolNames(await open(t.slug, t.key))).toEqual(
+      builtInToolsFor(['math:use']),
+    );
   });
 });

@@ -1,21 +1,25 @@
 import { randomBytes } from 'node:crypto';
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { AuditWriter } from '@app/audit';
 import { formatApiKey, parseApiKey } from '@app/tenancy';
-import { ADMIN, ADMIN_TOKEN, startPlatform, TestPlatform } from './support/platform';
-import { bearer, createKey, createTenant, tenantWithKey } from './support/mcp';
-import { rawInitialize, rawPost, rejectionOf, setTenantTool, toolsCall } from './support/mcp-raw';
-import { persistentStorage, startOn } from './support/keys-helpers';
+import type { TenantWithKey } from './support/admin';
 import {
   allAudit,
   AuditEventBody,
   auditPage,
   auditRequest,
   newRequestId,
-  tracedClient,
   waitForAudit,
   waitForRequest,
-} from './support/ops-helpers';
+} from './support/audit';
+import { rejectionOf } from './support/http';
+import { bearer, openMcp, rawInitialize, rawPost, toolsCall } from './support/mcp';
+import {
+  ADMIN,
+  ADMIN_TOKEN,
+  launchPlatform,
+  persistentStorage,
+  usePlatform,
+} from './support/platform';
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 const randomBase62 = (n: number) => [...randomBytes(n)].map((b) => BASE62[b % 62]).join('');
@@ -24,78 +28,60 @@ const secretPart = (key: string) =>
   key.startsWith('mcp_') ? key.split('_').slice(2).join('_') : key;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
+/** What a tool.call event of key `t` must say. */
+const toolCallBy = (t: TenantWithKey, tool: string, outcome: string) => ({
+  action: 'tool.call',
+  tool,
+  outcome,
+  actorKind: 'api-key',
+  actorId: t.keyId,
+  keyId: t.keyId,
+});
+
 describe('audit log (ops)', () => {
-  let p: TestPlatform;
-  const clients: Client[] = [];
-
-  beforeAll(async () => {
-    p = await startPlatform();
-  });
-  afterAll(async () => {
-    await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
-    await p.close();
-  });
-
-  const client = async (slug: string, key: string) => {
-    const c = await tracedClient(p, slug, bearer(key));
-    clients.push(c.client);
-    return c;
-  };
+  const p = usePlatform();
+  /** An SDK client whose requests carry the X-Request-Id given to `useRequestId`. */
+  const client = (slug: string, key: string) => p.openMcp(slug, bearer(key));
 
   /** Raw text of the tenant's whole audit log as the admin API returns it. */
   const auditText = async (slug: string) => {
     const res = await auditRequest(p, slug, { limit: 200 });
     expect(res.status).toBe(200);
-    expect(res.body.nextCursor).toBeNull();
+    expect((res.json as { nextCursor: unknown }).nextCursor).toBeNull();
     return res.text;
   };
 
   describe('tool calls', () => {
     it('records SDK tool calls: action, tool, outcome ok / error, key, duration and the client’s request id', async () => {
-      const t = await tenantWithKey(p, ['math:use']);
-      const { client: c, use } = await client(t.slug, t.key);
+      const t = await p.admin.tenantWithKey(['math:use']);
+      const { client: c, useRequestId } = await client(t.slug, t.key);
 
       const okId = newRequestId('ok');
-      use(okId);
+      useRequestId(okId);
       const ok = await c.callTool({ name: 'add', arguments: { a: 2, b: 3 } });
       expect(ok.structuredContent).toEqual({ result: 5 });
 
       const errorId = newRequestId('err');
-      use(errorId);
+      useRequestId(errorId);
       const bad = await c.callTool({ name: 'add', arguments: { a: 'two', b: 3 } });
       expect(bad.isError).toBe(true);
 
-      const [okEvent] = await waitForRequest(p, t.slug, okId);
-      expect(okEvent).toMatchObject({
-        action: 'tool.call',
-        tool: 'add',
-        outcome: 'ok',
-        actorKind: 'api-key',
-        actorId: t.keyId,
-        keyId: t.keyId,
-        requestId: okId,
-      });
-      expect(typeof okEvent.durationMs).toBe('number');
-      expect(okEvent.durationMs).toBeGreaterThanOrEqual(0);
-      expect(Number.isNaN(Date.parse(okEvent.at))).toBe(false);
-
-      const [errorEvent] = await waitForRequest(p, t.slug, errorId);
-      expect(errorEvent).toMatchObject({
-        action: 'tool.call',
-        tool: 'add',
-        outcome: 'error',
-        actorKind: 'api-key',
-        actorId: t.keyId,
-        keyId: t.keyId,
-        requestId: errorId,
-      });
-      expect(typeof errorEvent.durationMs).toBe('number');
+      for (const [requestId, outcome] of [
+        [okId, 'ok'],
+        [errorId, 'error'],
+      ]) {
+        const [event] = await waitForRequest(p, t.slug, requestId);
+        expect(event).toMatchObject({ ...toolCallBy(t, 'add', outcome), requestId });
+        expect(typeof event.durationMs).toBe('number');
+        expect(event.durationMs).toBeGreaterThanOrEqual(0);
+        expect(Number.isNaN(Date.parse(event.at))).toBe(false);
+      }
       // One event per call: the request id is not reused by anything else.
       expect(await allAudit(p, t.slug, { action: 'tool.call' })).toHaveLength(2);
     });
 
     it('records a call refused for missing scopes (HTTP 403) as denied', async () => {
-      const t = await tenantWithKey(p, ['notes:read']);
+      const t = await p.admin.tenantWithKey(['notes:read']);
       const session = await rawInitialize(p, t.slug, bearer(t.key));
       const id = newRequestId('scope');
       const res = await rawPost(p, t.slug, toolsCall('add', { a: 1, b: 2 }), {
@@ -106,39 +92,24 @@ describe('audit log (ops)', () => {
       expect(res.headers.get('www-authenticate')).toContain('insufficient_scope');
 
       const [event] = await waitForRequest(p, t.slug, id);
-      expect(event).toMatchObject({
-        action: 'tool.call',
-        tool: 'add',
-        outcome: 'denied',
-        actorKind: 'api-key',
-        actorId: t.keyId,
-        keyId: t.keyId,
-        requestId: id,
-      });
+      expect(event).toMatchObject({ ...toolCallBy(t, 'add', 'denied'), requestId: id });
     });
 
     it('records calls of hidden tools (outside the key’s list, disabled, unknown) made through the SDK as denied', async () => {
-      const t = await tenantWithKey(p, ['math:use'], ['echo', 'subtract']);
-      await setTenantTool(p, t.slug, 'subtract', false);
-      const { client: c, use } = await client(t.slug, t.key);
+      const t = await p.admin.tenantWithKey(['math:use'], ['echo', 'subtract']);
+      await p.admin.setTool(t.slug, 'subtract', false);
+      const { client: c, useRequestId } = await client(t.slug, t.key);
 
       const ids: Record<string, string> = {};
       for (const tool of ['add', 'subtract', 'no_such_tool']) {
         ids[tool] = newRequestId(`hidden-${tool}`);
-        use(ids[tool]);
+        useRequestId(ids[tool]);
         const err = await rejectionOf(c.callTool({ name: tool, arguments: { a: 1, b: 2 } }));
         expect(err.message).toContain('not found');
       }
       for (const tool of ['add', 'subtract', 'no_such_tool']) {
         const [event] = await waitForRequest(p, t.slug, ids[tool]);
-        expect(event).toMatchObject({
-          action: 'tool.call',
-          tool,
-          outcome: 'denied',
-          actorKind: 'api-key',
-          actorId: t.keyId,
-          keyId: t.keyId,
-        });
+        expect(event).toMatchObject(toolCallBy(t, tool, 'denied'));
       }
     });
 
@@ -150,14 +121,14 @@ describe('audit log (ops)', () => {
     ])(
       'uses the request id the platform answered with when the client sent none or an unusable one (%s)',
       async (_what, withProgress) => {
-        const t = await tenantWithKey(p, []);
-        const { client: c, use, responseIds } = await client(t.slug, t.key);
+        const t = await p.admin.tenantWithKey([]);
+        const { client: c, useRequestId, responseIds } = await client(t.slug, t.key);
         const options = withProgress ? { onprogress: () => undefined } : undefined;
 
-        use(undefined);
+        useRequestId(undefined);
         await c.callTool({ name: 'echo', arguments: { text: 'no id' } }, undefined, options);
         const bogus = 'not a usable id: spaces and ; semicolons';
-        use(bogus);
+        useRequestId(bogus);
         await c.callTool({ name: 'whoami', arguments: {} }, undefined, options);
 
         const [echo] = await waitForAudit(p, t.slug, (e) => e.tool === 'echo');
@@ -178,14 +149,10 @@ describe('audit log (ops)', () => {
 
   describe('refused credentials', () => {
     it('records refusals on a known tenant as auth.refused with a reason, never the credential', async () => {
-      const t = await tenantWithKey(p, ['math:use']);
-      const revoked = await createKey(p, t.slug, { scopes: ['math:use'], name: 'to revoke' });
-      await p
-        .http()
-        .post(`/admin/tenants/${t.slug}/keys/${revoked.id}/revoke`)
-        .set(ADMIN)
-        .expect(200);
-      const foreign = await tenantWithKey(p, ['math:use']);
+      const t = await p.admin.tenantWithKey(['math:use']);
+      const revoked = await p.admin.createKey(t.slug, { scopes: ['math:use'], name: 'to revoke' });
+      await p.admin.revokeKey(t.slug, revoked.id);
+      const foreign = await p.admin.tenantWithKey(['math:use']);
       const parsed = parseApiKey(t.key)!;
       const wrongSecret = formatApiKey(parsed.keyId, randomBase62(32));
       const unknownKey = formatApiKey(randomBase62(12), randomBase62(32));
@@ -196,7 +163,7 @@ describe('audit log (ops)', () => {
         ['wrong secret', bearer(wrongSecret), 'invalid'],
         ['wrong secret in X-API-Key', { 'X-API-Key': wrongSecret }, 'invalid'],
         ['unknown key id', bearer(unknownKey), 'invalid'],
-        ['revoked key', bearer(revoked.key), 'revoked'],
+        ['revoked key', bearer(revoked.secret), 'revoked'],
         ['malformed key', bearer(malformed), 'malformed'],
         ['another tenant’s key', bearer(foreign.key), 'wrong_tenant'],
       ];
@@ -251,7 +218,7 @@ describe('audit log (ops)', () => {
         unknownKey,
         malformed,
         notAKey,
-        revoked.key,
+        revoked.secret,
         foreign.key,
         t.key,
         ADMIN_TOKEN,
@@ -265,12 +232,15 @@ describe('audit log (ops)', () => {
     });
 
     it('records refused credentials on a tenant’s admin routes in that tenant’s log too', async () => {
-      const t = await tenantWithKey(p, ['tenant:admin']);
-      const old = await createKey(p, t.slug, { scopes: ['tenant:admin'], name: 'old admin key' });
-      await p.http().post(`/admin/tenants/${t.slug}/keys/${old.id}/revoke`).set(ADMIN).expect(200);
+      const t = await p.admin.tenantWithKey(['tenant:admin']);
+      const old = await p.admin.createKey(t.slug, {
+        scopes: ['tenant:admin'],
+        name: 'old admin key',
+      });
+      await p.admin.revokeKey(t.slug, old.id);
       const wrongSecret = formatApiKey(parseApiKey(t.key)!.keyId, randomBase62(32));
       const cases: Array<[Record<string, string>, string]> = [
-        [bearer(old.key), 'revoked'],
+        [bearer(old.secret), 'revoked'],
         [bearer(wrongSecret), 'invalid'],
       ];
       const ids: string[] = [];
@@ -292,7 +262,7 @@ describe('audit log (ops)', () => {
         });
       }
       const text = await auditText(t.slug);
-      for (const secret of [old.key, wrongSecret]) {
+      for (const secret of [old.secret, wrongSecret]) {
         expect(text).not.toContain(secret);
         expect(text).not.toContain(secretPart(secret));
       }
@@ -301,7 +271,7 @@ describe('audit log (ops)', () => {
 
   describe('admin changes', () => {
     it('records key, tool, tenant and auth changes by the platform admin, never a secret', async () => {
-      const { slug } = await createTenant(p, 'audadm');
+      const { slug } = await p.admin.createTenant('audadm');
       const rid = (what: string) => ({ ...ADMIN, 'X-Request-Id': newRequestId(what) });
 
       const createH = rid('create');
@@ -404,7 +374,7 @@ describe('audit log (ops)', () => {
     });
 
     it('records a tenant admin’s changes under its own key', async () => {
-      const t = await tenantWithKey(p, ['tenant:admin']);
+      const t = await p.admin.tenantWithKey(['tenant:admin']);
       const id = newRequestId('tadmin');
       const created = await p
         .http()
@@ -429,10 +399,10 @@ describe('audit log (ops)', () => {
   describe('querying', () => {
     /** A tenant with two keys and a known mix of events. */
     async function populated() {
-      const t = await tenantWithKey(p, ['math:use']);
-      const k2 = await createKey(p, t.slug, { scopes: ['math:use'], name: 'second' });
+      const t = await p.admin.tenantWithKey(['math:use']);
+      const k2 = await p.admin.createKey(t.slug, { scopes: ['math:use'], name: 'second' });
       const a = await client(t.slug, t.key);
-      const b = await client(t.slug, k2.key);
+      const b = await client(t.slug, k2.secret);
       const calls: Array<[typeof a, string, Record<string, unknown>]> = [
         [a, 'add', { a: 1, b: 1 }],
         [a, 'add', { a: 2, b: 2 }],
@@ -442,7 +412,7 @@ describe('audit log (ops)', () => {
         [b, 'subtract', { a: 3, b: 1 }],
       ];
       for (const [c, name, args] of calls) {
-        c.use(newRequestId(name));
+        c.useRequestId(newRequestId(name));
         await c.client.callTool({ name, arguments: args });
       }
       await rawPost(p, t.slug, toolsCall('add', { a: 1, b: 1 }), bearer(`mcp_${'Z'.repeat(40)}`));
@@ -540,7 +510,11 @@ describe('audit log (ops)', () => {
       do {
         const page = await auditPage(p, t.slug, { limit: 3, ...(cursor ? { cursor } : {}) });
         expect(page.items.length).toBeLessThanOrEqual(3);
-        if (page.nextCursor) expect(page.items).toHaveLength(3);
+        // Only the last page (no cursor after it) may be short.
+        expect({ full: page.items.length === 3, last: page.nextCursor === null }).not.toEqual({
+          full: false,
+          last: false,
+        });
         walked.push(...page.items);
         cursor = page.nextCursor;
         pages += 1;
@@ -554,7 +528,7 @@ describe('audit log (ops)', () => {
       const more = await client(t.slug, t.key);
       const newIds = [newRequestId('late'), newRequestId('late')];
       for (const id of newIds) {
-        more.use(id);
+        more.useRequestId(id);
         await more.client.callTool({ name: 'echo', arguments: { text: id } });
       }
       await waitForRequest(p, t.slug, newIds[1]);
@@ -565,7 +539,7 @@ describe('audit log (ops)', () => {
     });
 
     it('answers 400 with a JSON error for bad filters', async () => {
-      const t = await tenantWithKey(p, []);
+      const t = await p.admin.tenantWithKey([]);
       const bad: Array<Record<string, string>> = [
         { outcome: 'maybe' },
         { keyId: 'notuuid' },
@@ -584,9 +558,12 @@ describe('audit log (ops)', () => {
       for (const query of bad) {
         const res = await auditRequest(p, t.slug, query);
         expect({ query, status: res.status }).toEqual({ query, status: 400 });
-        expect(res.headers['content-type']).toMatch(/application\/json/);
-        expect(res.body).toMatchObject({ statusCode: 400, error: 'Bad Request' });
-        expect(res.body.message).toEqual(expect.any(String));
+        expect(res.headers.get('content-type')).toMatch(/application\/json/);
+        expect(res.json).toMatchObject({
+          statusCode: 400,
+          error: 'Bad Request',
+          message: expect.any(String),
+        });
       }
       // A well-formed query that matches nothing is an empty page, not an error.
       const empty = await auditPage(p, t.slug, { keyId: '00000000-0000-4000-8000-000000000000' });
@@ -596,35 +573,37 @@ describe('audit log (ops)', () => {
 
   describe('who can read it', () => {
     it('a tenant admin reads its own tenant’s log and gets 403 for another’s', async () => {
-      const a = await tenantWithKey(p, ['tenant:admin']);
-      const b = await tenantWithKey(p, ['tenant:admin']);
-      const plain = await createKey(p, a.slug, { scopes: ['math:use'] });
+      const a = await p.admin.tenantWithKey(['tenant:admin']);
+      const b = await p.admin.tenantWithKey(['tenant:admin']);
+      const plain = await p.admin.createKey(a.slug, { scopes: ['math:use'] });
 
       const [created] = await waitForAudit(p, a.slug, (e) => e.action === 'tenant.create');
       const own = await auditRequest(p, a.slug, {}, bearer(a.key));
       expect(own.status).toBe(200);
-      expect(own.body.items.map((e: AuditEventBody) => e.id)).toContain(created.id);
+      expect((own.json as { items: AuditEventBody[] }).items.map((e) => e.id)).toContain(
+        created.id,
+      );
 
       const other = await auditRequest(p, b.slug, {}, bearer(a.key));
       expect(other.status).toBe(403);
-      expect(other.body).toMatchObject({ statusCode: 403, error: 'Forbidden' });
+      expect(other.json).toMatchObject({ statusCode: 403, error: 'Forbidden' });
       expect(other.text).not.toContain(b.keyId);
 
-      expect((await auditRequest(p, a.slug, {}, bearer(plain.key))).status).toBe(403);
+      expect((await auditRequest(p, a.slug, {}, bearer(plain.secret))).status).toBe(403);
       expect((await auditRequest(p, a.slug, {}, {})).status).toBe(401);
       expect((await auditRequest(p, 'no-such-tenant-here', {}, ADMIN)).status).toBe(404);
     });
 
     it('never shows one tenant’s events in another tenant’s log', async () => {
-      const a = await tenantWithKey(p, ['math:use']);
-      const b = await tenantWithKey(p, ['math:use']);
+      const a = await p.admin.tenantWithKey(['math:use']);
+      const b = await p.admin.tenantWithKey(['math:use']);
       const ca = await client(a.slug, a.key);
       const cb = await client(b.slug, b.key);
       const aIds = [newRequestId('a'), newRequestId('a')];
       const bIds = [newRequestId('b')];
-      ca.use(aIds[0]);
+      ca.useRequestId(aIds[0]);
       await ca.client.callTool({ name: 'add', arguments: { a: 1, b: 2 } });
-      cb.use(bIds[0]);
+      cb.useRequestId(bIds[0]);
       await cb.client.callTool({ name: 'add', arguments: { a: 1, b: 2 } });
       // A's key presented on B's endpoint.
       const cross = await rawPost(p, b.slug, toolsCall('add', { a: 1, b: 2 }), {
@@ -658,16 +637,16 @@ describe('audit log (ops)', () => {
   describe('graceful shutdown', () => {
     it('keeps events still queued when the app closes and shows them after a restart', async () => {
       const storage = await persistentStorage();
-      let app = await startOn(storage.env);
+      let app = await launchPlatform(storage.env);
       try {
-        const t = await tenantWithKey(app, ['math:use']);
-        const traced = await tracedClient(app, t.slug, bearer(t.key));
+        const t = await app.admin.tenantWithKey(['math:use']);
+        const traced = await openMcp(app, t.slug, bearer(t.key));
         const writer = app.app.get(AuditWriter);
         const sent: string[] = [];
         const call = async () => {
           const id = newRequestId('shutdown');
           sent.push(id);
-          traced.use(id);
+          traced.useRequestId(id);
           await traced.client.callTool({ name: 'add', arguments: { a: sent.length, b: 1 } });
         };
         for (let i = 0; i < 3; i++) await call();
@@ -678,7 +657,7 @@ describe('audit log (ops)', () => {
         await traced.client.close().catch(() => undefined);
         expect(queuedAtClose).toBeGreaterThan(0);
 
-        app = await startOn(storage.env);
+        app = await launchPlatform(storage.env);
         const events = await allAudit(app, t.slug, { action: 'tool.call' });
         expect(events.map((e) => e.requestId).sort()).toEqual([...sent].sort());
         for (const e of events) {

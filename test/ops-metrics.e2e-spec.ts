@@ -1,41 +1,36 @@
 import { randomBytes } from 'node:crypto';
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { formatApiKey, parseApiKey } from '@app/tenancy';
-import { ADMIN, ADMIN_TOKEN, startPlatform, TestPlatform } from './support/platform';
-import { bearer, createKey, tenantWithKey } from './support/mcp';
-import { initializeRequest, rawPost, rejectionOf, toolsCall, within } from './support/mcp-raw';
-import { metricValue, parseMetrics, samples, scrape, tracedClient } from './support/ops-helpers';
+import { pollUntil, rejectionOf } from './support/http';
+import { bearer, initializeRequest, rawPost, toolsCall } from './support/mcp';
+import { metricNow, metricValue, parseMetrics, samples, scrape } from './support/metrics';
+import { ADMIN, ADMIN_TOKEN, usePlatform } from './support/platform';
 
 const API_KEY_SHAPE = /mcp_[0-9A-Za-z]{12}_[0-9A-Za-z]{6,}/;
 const METRICS_TOKEN = 'metrics-token-ops-0123456789abcdef';
 const hex = (n: number) => randomBytes(n).toString('hex');
+/** POSTs to an MCP endpoint answered with `status`, by the scrape `text`. */
+const mcpPosts = (text: string, status: string) =>
+  metricValue(text, 'http_requests_total', { method: 'POST', route: '/t/:tenant/mcp', status });
 
 describe('metrics (ops)', () => {
-  let p: TestPlatform;
-  const clients: Client[] = [];
+  const p = usePlatform();
   /** Every credential used against this app: none may show up in /metrics. */
   const secrets: string[] = [ADMIN_TOKEN];
   const slugs: string[] = [];
 
   const tenant = async (scopes: string[], tools?: string[]) => {
-    const t = await tenantWithKey(p, scopes, tools);
+    const t = await p.admin.tenantWithKey(scopes, tools);
     secrets.push(t.key);
     slugs.push(t.slug);
     return t;
   };
-  const client = async (slug: string, key: string) => {
-    const c = await tracedClient(p, slug, bearer(key));
-    clients.push(c.client);
-    return c;
+  /** Another key of `slug` with `body`, its secret remembered. */
+  const key = async (slug: string, body: Record<string, unknown>) => {
+    const k = await p.admin.createKey(slug, body);
+    secrets.push(k.secret);
+    return k;
   };
-
-  beforeAll(async () => {
-    p = await startPlatform();
-  });
-  afterAll(async () => {
-    await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
-    await p.close();
-  });
+  const client = (slug: string, secret: string) => p.openMcp(slug, bearer(secret));
 
   it('serves Prometheus text with the platform’s metric families, without credentials', async () => {
     await p.http().get('/healthz').expect(200);
@@ -88,11 +83,7 @@ describe('metrics (ops)', () => {
       metricValue(text, 'mcp_tool_calls_total', { tenant: slug, tool: 'add', outcome });
     const before = await scrape(p);
     const durationBefore = metricValue(before, 'mcp_tool_duration_seconds_count', { tool: 'add' });
-    const postsBefore = metricValue(before, 'http_requests_total', {
-      method: 'POST',
-      route: '/t/:tenant/mcp',
-      status: '200',
-    });
+    const postsBefore = mcpPosts(before, '200');
 
     const { client: c } = await client(t.slug, t.key);
     expect(
@@ -126,37 +117,20 @@ describe('metrics (ops)', () => {
     for (let i = 1; i < sorted.length; i++) {
       expect(sorted[i].value).toBeGreaterThanOrEqual(sorted[i - 1].value);
     }
-    expect(
-      metricValue(after, 'http_requests_total', {
-        method: 'POST',
-        route: '/t/:tenant/mcp',
-        status: '200',
-      }),
-    ).toBeGreaterThan(postsBefore);
-    expect(
-      metricValue(after, 'http_requests_total', {
-        method: 'POST',
-        route: '/t/:tenant/mcp',
-        status: '403',
-      }),
-    ).toBeGreaterThanOrEqual(1);
+    expect(mcpPosts(after, '200')).toBeGreaterThan(postsBefore);
+    expect(mcpPosts(after, '403')).toBeGreaterThanOrEqual(1);
   });
 
   it('counts refused credentials by reason', async () => {
     const t = await tenant(['math:use']);
-    const revoked = await createKey(p, t.slug, { scopes: [], name: 'revoked' });
-    secrets.push(revoked.key);
-    await p
-      .http()
-      .post(`/admin/tenants/${t.slug}/keys/${revoked.id}/revoke`)
-      .set(ADMIN)
-      .expect(200);
+    const revoked = await key(t.slug, { name: 'revoked' });
+    await p.admin.revokeKey(t.slug, revoked.id);
     const wrong = formatApiKey(parseApiKey(t.key)!.keyId, 'Q'.repeat(32));
     secrets.push(wrong);
 
     const before = await scrape(p);
-    for (const key of [wrong, wrong, revoked.key]) {
-      const res = await rawPost(p, t.slug, initializeRequest(), bearer(key));
+    for (const secret of [wrong, wrong, revoked.secret]) {
+      const res = await rawPost(p, t.slug, initializeRequest(), bearer(secret));
       expect(res.status).toBe(401);
     }
     expect((await rawPost(p, t.slug, initializeRequest())).status).toBe(401);
@@ -167,50 +141,36 @@ describe('metrics (ops)', () => {
     expect(delta('invalid')).toBe(2);
     expect(delta('revoked')).toBe(1);
     expect(delta('missing')).toBe(1);
-    expect(
-      metricValue(after, 'http_requests_total', {
-        method: 'POST',
-        route: '/t/:tenant/mcp',
-        status: '401',
-      }),
-    ).toBeGreaterThanOrEqual(4);
+    expect(mcpPosts(after, '401')).toBeGreaterThanOrEqual(4);
   });
 
   it('reports open MCP sessions', async () => {
     const t = await tenant([]);
-    const open = async () => metricValue(await scrape(p), 'mcp_open_sessions');
+    const open = () => metricNow(p, 'mcp_open_sessions');
+    const sessionsAre = (n: number) =>
+      pollUntil(3_000, `mcp_open_sessions at ${n}`, async () => (await open()) === n || undefined);
     const base = await open();
     const { client: c, transport } = await client(t.slug, t.key);
     await c.listTools();
     expect(transport.sessionId).toEqual(expect.any(String));
-    await within(3_000, async () => ((await open()) === base + 1 ? true : undefined));
+    await sessionsAre(base + 1);
     await transport.terminateSession();
-    await within(3_000, async () => ((await open()) === base ? true : undefined));
+    await sessionsAre(base);
   });
 
   it('counts requests refused with 429 by limit', async () => {
     const t = await tenant([]);
-    const limited = await createKey(p, t.slug, { scopes: [], name: 'one a minute' });
-    secrets.push(limited.key);
-    await p
-      .http()
-      .patch(`/admin/tenants/${t.slug}/keys/${limited.id}`)
-      .set(ADMIN)
-      .send({ rateLimitPerMinute: 1 })
-      .expect(200);
-    const before = metricValue(await scrape(p), 'rate_limited_total', { limit: 'key' });
-    expect((await rawPost(p, t.slug, initializeRequest(), bearer(limited.key))).status).toBe(200);
-    const refused = await rawPost(p, t.slug, initializeRequest(), bearer(limited.key));
+    const limited = await key(t.slug, { name: 'one a minute' });
+    await p.admin.patchKey(t.slug, limited.id, { rateLimitPerMinute: 1 });
+    const before = await metricNow(p, 'rate_limited_total', { limit: 'key' });
+    expect((await rawPost(p, t.slug, initializeRequest(), bearer(limited.secret))).status).toBe(
+      200,
+    );
+    const refused = await rawPost(p, t.slug, initializeRequest(), bearer(limited.secret));
     expect(refused.status).toBe(429);
     const after = await scrape(p);
     expect(metricValue(after, 'rate_limited_total', { limit: 'key' })).toBe(before + 1);
-    expect(
-      metricValue(after, 'http_requests_total', {
-        method: 'POST',
-        route: '/t/:tenant/mcp',
-        status: '429',
-      }),
-    ).toBeGreaterThanOrEqual(1);
+    expect(mcpPosts(after, '429')).toBeGreaterThanOrEqual(1);
   });
 
   it('labels routes by their pattern, never by a tenant slug or raw path', async () => {
@@ -270,16 +230,10 @@ describe('metrics (ops)', () => {
 });
 
 describe('metrics behind METRICS_TOKEN (ops)', () => {
-  let p: TestPlatform;
-  beforeAll(async () => {
-    p = await startPlatform({ METRICS_TOKEN });
-  });
-  afterAll(async () => {
-    await p.close();
-  });
+  const p = usePlatform({ METRICS_TOKEN });
 
   it('answers 401 without the token or with a wrong one, and 200 with it', async () => {
-    const t = await tenantWithKey(p, ['math:use']);
+    const t = await p.admin.tenantWithKey(['math:use']);
     await rawPost(p, t.slug, initializeRequest(), bearer(t.key));
 
     for (const headers of [

@@ -1,13 +1,14 @@
+import { pollUntil, RawResponse } from './support/http';
+import { bearer, statelessList } from './support/mcp';
 import {
   ADMIN,
   freshServerDatabase,
   launchPlatform,
+  RunningPlatform,
   startPlatform,
-  TestPlatform,
+  usePlatform,
 } from './support/platform';
-import { bearer, createKey, createTenant, tenantWithKey } from './support/mcp';
-import { RawResponse, within } from './support/mcp-raw';
-import { hasRedisServer, LocalRedis, startRedis, statelessList } from './support/ops-helpers';
+import { hasRedisServer, LocalRedis, startRedis } from './support/redis';
 
 /** The rate-limit headers of a response, as numbers (NaN when absent). */
 const limitHeaders = (res: RawResponse) => ({
@@ -37,7 +38,7 @@ function expectTooMany(res: RawResponse, limit: number | undefined, message: Reg
 
 /** `n` authenticated MCP requests in a row; returns every response. */
 async function burst(
-  p: TestPlatform,
+  p: RunningPlatform,
   slug: string,
   auth: Record<string, string>,
   n: number,
@@ -48,17 +49,10 @@ async function burst(
 }
 
 describe('rate limits per key and per tenant (ops)', () => {
-  let p: TestPlatform;
-
-  beforeAll(async () => {
-    p = await startPlatform({ RATE_LIMIT_KEY_PER_MINUTE: '5', MCP_STATELESS: 'true' });
-  });
-  afterAll(async () => {
-    await p.close();
-  });
+  const p = usePlatform({ RATE_LIMIT_KEY_PER_MINUTE: '5', MCP_STATELESS: 'true' });
 
   it('refuses the 6th request of a key with 429, Retry-After and RateLimit headers', async () => {
-    const t = await tenantWithKey(p, []);
+    const t = await p.admin.tenantWithKey([]);
     const ok = await burst(p, t.slug, bearer(t.key), 5);
     expect(ok.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
     expect(ok.map((r) => limitHeaders(r).limit)).toEqual([5, 5, 5, 5, 5]);
@@ -77,26 +71,21 @@ describe('rate limits per key and per tenant (ops)', () => {
   });
 
   it('leaves another key of the same tenant unaffected', async () => {
-    const t = await tenantWithKey(p, []);
-    const other = await createKey(p, t.slug, { scopes: [], name: 'other' });
+    const t = await p.admin.tenantWithKey([]);
+    const other = await p.admin.createKey(t.slug, { name: 'other' });
     await burst(p, t.slug, bearer(t.key), 5);
     expect((await statelessList(p, t.slug, bearer(t.key))).status).toBe(429);
 
-    const res = await statelessList(p, t.slug, bearer(other.key));
+    const res = await statelessList(p, t.slug, bearer(other.secret));
     expect(res.status).toBe(200);
     expect(limitHeaders(res)).toMatchObject({ limit: 5, remaining: 4 });
   });
 
   it('applies a key’s own rateLimitPerMinute, set on create or by PATCH', async () => {
-    const { slug } = await createTenant(p, 'rl-own');
-    const created = await p
-      .http()
-      .post(`/admin/tenants/${slug}/keys`)
-      .set(ADMIN)
-      .send({ name: 'two a minute', scopes: [], rateLimitPerMinute: 2 })
-      .expect(201);
-    expect(created.body.rateLimitPerMinute).toBe(2);
-    const two = await burst(p, slug, bearer(created.body.secret as string), 3);
+    const { slug } = await p.admin.createTenant('rl-own');
+    const created = await p.admin.createKey(slug, { name: 'two a minute', rateLimitPerMinute: 2 });
+    expect(created.rateLimitPerMinute).toBe(2);
+    const two = await burst(p, slug, bearer(created.secret), 3);
     expect(two.slice(0, 2).map((r) => [r.status, limitHeaders(r).remaining])).toEqual([
       [200, 1],
       [200, 0],
@@ -104,104 +93,70 @@ describe('rate limits per key and per tenant (ops)', () => {
     expectTooMany(two[2], 2, /rate limit of 2 requests per minute/);
 
     // A higher limit than the platform's is honoured too.
-    const generous = await createKey(p, slug, { scopes: [], name: 'generous' });
-    const patched = await p
-      .http()
-      .patch(`/admin/tenants/${slug}/keys/${generous.id}`)
-      .set(ADMIN)
-      .send({ rateLimitPerMinute: 8 })
-      .expect(200);
-    expect(patched.body.rateLimitPerMinute).toBe(8);
-    const eight = await burst(p, slug, bearer(generous.key), 9);
+    const generous = await p.admin.createKey(slug, { name: 'generous' });
+    const patched = await p.admin.patchKey(slug, generous.id, { rateLimitPerMinute: 8 });
+    expect(patched.rateLimitPerMinute).toBe(8);
+    const eight = await burst(p, slug, bearer(generous.secret), 9);
     expect(eight.slice(0, 8).every((r) => r.status === 200)).toBe(true);
     expect(limitHeaders(eight[7])).toMatchObject({ limit: 8, remaining: 0 });
     expectTooMany(eight[8], 8, /rate limit of 8 requests per minute/);
 
     // A lower one, set by PATCH after the key was created (and cached).
-    const tight = await createKey(p, slug, { scopes: [], name: 'tight' });
-    expect((await statelessList(p, slug, bearer(tight.key))).status).toBe(200);
-    await p
-      .http()
-      .patch(`/admin/tenants/${slug}/keys/${tight.id}`)
-      .set(ADMIN)
-      .send({ rateLimitPerMinute: 1 })
-      .expect(200);
-    const after = await burst(p, slug, bearer(tight.key), 2);
+    const tight = await p.admin.createKey(slug, { name: 'tight' });
+    expect((await statelessList(p, slug, bearer(tight.secret))).status).toBe(200);
+    await p.admin.patchKey(slug, tight.id, { rateLimitPerMinute: 1 });
+    const after = await burst(p, slug, bearer(tight.secret), 2);
     expect(after[0].status).toBe(200);
     expect(limitHeaders(after[0])).toMatchObject({ limit: 1, remaining: 0 });
     expectTooMany(after[1], 1, /rate limit of 1 requests per minute|rate limit of 1 request/);
   });
 
   it('applies a tenant’s rateLimits.keyPerMinute to each of its keys, below a key’s own', async () => {
-    const { slug } = await createTenant(p, 'rl-tkey');
-    const res = await p
-      .http()
-      .patch(`/admin/tenants/${slug}`)
-      .set(ADMIN)
-      .send({ rateLimits: { keyPerMinute: 3 } })
-      .expect(200);
-    expect(res.body.rateLimits).toEqual({ keyPerMinute: 3 });
-    const a = await createKey(p, slug, { scopes: [], name: 'a' });
-    const b = await createKey(p, slug, { scopes: [], name: 'b' });
-    const own = await p
-      .http()
-      .post(`/admin/tenants/${slug}/keys`)
-      .set(ADMIN)
-      .send({ name: 'own limit', scopes: [], rateLimitPerMinute: 4 })
-      .expect(201);
+    const { slug } = await p.admin.createTenant('rl-tkey');
+    const res = await p.admin.patchTenant(slug, { rateLimits: { keyPerMinute: 3 } });
+    expect(res.rateLimits).toEqual({ keyPerMinute: 3 });
+    const a = await p.admin.createKey(slug, { name: 'a' });
+    const b = await p.admin.createKey(slug, { name: 'b' });
+    const own = await p.admin.createKey(slug, { name: 'own limit', rateLimitPerMinute: 4 });
 
-    for (const key of [a.key, b.key]) {
+    for (const key of [a.secret, b.secret]) {
       const rs = await burst(p, slug, bearer(key), 4);
       expect(rs.slice(0, 3).map((r) => r.status)).toEqual([200, 200, 200]);
       expect(limitHeaders(rs[0]).limit).toBe(3);
       expectTooMany(rs[3], 3, /per credential/);
     }
-    const ownRs = await burst(p, slug, bearer(own.body.secret as string), 5);
+    const ownRs = await burst(p, slug, bearer(own.secret), 5);
     expect(ownRs.slice(0, 4).map((r) => r.status)).toEqual([200, 200, 200, 200]);
     expectTooMany(ownRs[4], 4, /rate limit of 4/);
   });
 
   it('shares a tenant’s rateLimits.tenantPerMinute between all its keys', async () => {
-    const { slug } = await createTenant(p, 'rl-tenant');
-    const a = await createKey(p, slug, { scopes: [], name: 'a' });
-    const b = await createKey(p, slug, { scopes: [], name: 'b' });
+    const { slug } = await p.admin.createTenant('rl-tenant');
+    const a = bearer((await p.admin.createKey(slug, { name: 'a' })).secret);
+    const b = bearer((await p.admin.createKey(slug, { name: 'b' })).secret);
     // Known (and cached) before the limit is set.
-    expect((await statelessList(p, slug, bearer(a.key))).status).toBe(200);
-    const res = await p
-      .http()
-      .patch(`/admin/tenants/${slug}`)
-      .set(ADMIN)
-      .send({ rateLimits: { tenantPerMinute: 4 } })
-      .expect(200);
-    expect(res.body.rateLimits).toEqual({ tenantPerMinute: 4 });
+    expect((await statelessList(p, slug, a)).status).toBe(200);
+    const res = await p.admin.patchTenant(slug, { rateLimits: { tenantPerMinute: 4 } });
+    expect(res.rateLimits).toEqual({ tenantPerMinute: 4 });
 
-    const seq = [
-      await statelessList(p, slug, bearer(a.key)),
-      await statelessList(p, slug, bearer(b.key)),
-      await statelessList(p, slug, bearer(a.key)),
-      await statelessList(p, slug, bearer(b.key)),
-    ];
+    const seq: RawResponse[] = [];
+    for (const auth of [a, b, a, b]) seq.push(await statelessList(p, slug, auth));
     expect(seq.map((r) => r.status)).toEqual([200, 200, 200, 200]);
-    const refused = await statelessList(p, slug, bearer(b.key));
+    const refused = await statelessList(p, slug, b);
     expectTooMany(refused, 4, /rate limit of 4 requests per minute per tenant/);
-    expectTooMany(await statelessList(p, slug, bearer(a.key)), 4, /per tenant/);
+    expectTooMany(await statelessList(p, slug, a), 4, /per tenant/);
     // A new key of the tenant draws from the same, empty bucket.
-    const c = await createKey(p, slug, { scopes: [], name: 'c' });
-    expectTooMany(await statelessList(p, slug, bearer(c.key)), 4, /per tenant/);
+    const c = await p.admin.createKey(slug, { name: 'c' });
+    expectTooMany(await statelessList(p, slug, bearer(c.secret)), 4, /per tenant/);
 
     // Another tenant is not affected.
-    const other = await tenantWithKey(p, []);
+    const other = await p.admin.tenantWithKey([]);
     expect((await statelessList(p, other.slug, bearer(other.key))).status).toBe(200);
   });
 
   it('never limits the platform admin, nor counts its requests against a tenant', async () => {
-    const { slug } = await createTenant(p, 'rl-admin');
-    await p
-      .http()
-      .patch(`/admin/tenants/${slug}`)
-      .set(ADMIN)
-      .send({ rateLimits: { keyPerMinute: 1, tenantPerMinute: 1 } })
-      .expect(200);
+    const { slug } = await p.admin.createTenant('rl-admin');
+    await p.admin.patchTenant(slug, { rateLimits: { keyPerMinute: 1, tenantPerMinute: 1 } });
     for (let i = 0; i < 12; i++) {
       const path = [`/admin/tenants/${slug}`, `/admin/tenants/${slug}/keys`, '/admin/tenants'][
         i % 3
@@ -212,28 +167,21 @@ describe('rate limits per key and per tenant (ops)', () => {
       expect(res.headers['retry-after']).toBeUndefined();
     }
     // The tenant's single request a minute is still there for its own key.
-    const key = await createKey(p, slug, { scopes: [], name: 'k' });
-    const res = await statelessList(p, slug, bearer(key.key));
+    const key = await p.admin.createKey(slug, { name: 'k' });
+    const res = await statelessList(p, slug, bearer(key.secret));
     expect(res.status).toBe(200);
     expect(limitHeaders(res).remaining).toBe(0);
   });
 });
 
 describe('failed-authentication limit per client address (ops)', () => {
-  let p: TestPlatform;
-
-  beforeAll(async () => {
-    p = await startPlatform({ AUTH_FAILURES_PER_MINUTE: '3', MCP_STATELESS: 'true' });
-  });
-  afterAll(async () => {
-    await p.close();
-  });
+  const p = usePlatform({ AUTH_FAILURES_PER_MINUTE: '3', MCP_STATELESS: 'true' });
 
   const bad = 'mcp_AAAAAAAAAAAA_' + 'B'.repeat(38);
 
   it('answers refused credentials with 429 after 3, per address, and never turns away a valid key', async () => {
     // The app trusts X-Forwarded-For from a loopback proxy, so these stand for distinct clients.
-    const t = await tenantWithKey(p, []);
+    const t = await p.admin.tenantWithKey([]);
     const from = (ip: string) => ({ 'X-Forwarded-For': ip });
     for (let i = 0; i < 3; i++) {
       const res = await statelessList(p, t.slug, { ...bearer(bad), ...from('203.0.113.7') });
@@ -253,7 +201,7 @@ describe('failed-authentication limit per client address (ops)', () => {
   });
 
   it('answers 429 to refused credentials until the bucket refills, then 401 again', async () => {
-    const t = await tenantWithKey(p, []);
+    const t = await p.admin.tenantWithKey([]);
     for (let i = 0; i < 3; i++) {
       const res = await statelessList(p, t.slug, bearer(bad));
       expect(res.status).toBe(401);
@@ -266,14 +214,15 @@ describe('failed-authentication limit per client address (ops)', () => {
     );
     expect((await statelessList(p, t.slug, bearer(t.key))).status).toBe(200);
     // The limit is temporary: one token comes back within Retry-After seconds (plus slack).
-    const res = await within((retryAfter + 5) * 1000, async () => {
-      const r = await statelessList(p, t.slug, bearer(bad));
-      if (r.status === 429) {
-        await new Promise((resolve) => setTimeout(resolve, 1000));
-        return undefined;
-      }
-      return r;
-    });
+    const res = await pollUntil(
+      (retryAfter + 5) * 1000,
+      'a refused credential answered 401 again',
+      async () => {
+        const r = await statelessList(p, t.slug, bearer(bad));
+        return r.status === 429 ? undefined : r;
+      },
+      1000,
+    );
     expect(res.status).toBe(401);
   }, 60_000);
 });
@@ -285,12 +234,12 @@ describe('failed-authentication limit per client address (ops)', () => {
 describe('instances side by side in one process (ops)', () => {
   it('authenticates each instance’s keys against its own database while another starts and stops', async () => {
     const a = await startPlatform({ MCP_STATELESS: 'true' });
-    let b: TestPlatform | undefined;
+    let b: RunningPlatform | undefined;
     try {
-      const t = await tenantWithKey(a, []);
+      const t = await a.admin.tenantWithKey([]);
       expect((await statelessList(a, t.slug, bearer(t.key))).status).toBe(200);
       b = await startPlatform({ MCP_STATELESS: 'true' });
-      const u = await tenantWithKey(b, []);
+      const u = await b.admin.tenantWithKey([]);
       expect((await statelessList(b, u.slug, bearer(u.key))).status).toBe(200);
 
       const whileBRuns = await statelessList(a, t.slug, bearer(t.key));
@@ -330,7 +279,7 @@ if (hasRedisServer()) {
     it('keeps the buckets in Redis and limits from them', async () => {
       const app = await startPlatform(env());
       try {
-        const t = await tenantWithKey(app, []);
+        const t = await app.admin.tenantWithKey([]);
         const rs = await burst(app, t.slug, bearer(t.key), 5);
         expect(rs.slice(0, 4).map((r) => limitHeaders(r).remaining)).toEqual([3, 2, 1, 0]);
         expectTooMany(rs[4], 4, /rate limit of 4/);
@@ -354,12 +303,12 @@ if (hasRedisServer()) {
       it('shares one bucket between two instances on the same database', async () => {
         const db = await freshServerDatabase(process.env.DATABASE_URL!);
         const shared = { ...env(), DATABASE_URL: db.url };
-        let a: TestPlatform | undefined;
-        let b: TestPlatform | undefined;
+        let a: RunningPlatform | undefined;
+        let b: RunningPlatform | undefined;
         try {
           a = await launchPlatform(shared);
           b = await launchPlatform(shared);
-          const t = await tenantWithKey(a, []);
+          const t = await a.admin.tenantWithKey([]);
           const onA = await burst(a, t.slug, bearer(t.key), 2);
           expect(onA.map((r) => [r.status, limitHeaders(r).remaining])).toEqual([
             [200, 3],
@@ -383,7 +332,7 @@ if (hasRedisServer()) {
     it('lets requests through while Redis is unreachable, and limits again once it is back', async () => {
       const app = await startPlatform(env());
       try {
-        const t = await tenantWithKey(app, []);
+        const t = await app.admin.tenantWithKey([]);
         expect((await statelessList(app, t.slug, bearer(t.key))).status).toBe(200);
         await redis.kill();
         const rs = await burst(app, t.slug, bearer(t.key), 6);
@@ -391,14 +340,15 @@ if (hasRedisServer()) {
 
         await redis.restart();
         // Once the limiter reaches Redis again (a fresh, empty one), the key draws from it.
-        const limited = await within(10_000, async () => {
-          const r = await statelessList(app, t.slug, bearer(t.key));
-          if (r.headers.get('ratelimit-limit') === null) {
-            await new Promise((resolve) => setTimeout(resolve, 200));
-            return undefined;
-          }
-          return r;
-        });
+        const limited = await pollUntil(
+          10_000,
+          'the limiter drawing from Redis again',
+          async () => {
+            const r = await statelessList(app, t.slug, bearer(t.key));
+            return r.headers.get('ratelimit-limit') === null ? undefined : r;
+          },
+          200,
+        );
         expect(limited.status).toBe(200);
         expect(limitHeaders(limited).limit).toBe(4);
         const rest = await burst(app, t.slug, bearer(t.key), limitHeaders(limited).remaining + 1);

@@ -11,21 +11,11 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { http, pollUntil, sleep } from './support/proc-net';
-import {
-  bearer,
-  counter,
-  createKey,
-  createTenant,
-  Exit,
-  mcpPost,
-  openSession,
-  PlatformProcess,
-  removeBuildCopies,
-  spawnPlatform,
-  stopAllPlatforms,
-} from './support/proc-platform';
-import { OwnPostgres, ownPostgres } from './support/proc-postgres';
+import { bearer } from './support/admin';
+import { http, pollUntil, sleep } from './support/http';
+import { rawCall, rawInitialize } from './support/mcp';
+import { metricNow as counter } from './support/metrics';
+import { Exit, PlatformProcess, spawnPlatform, useProcesses } from './support/processes';
 
 /** Far below the calls made while the database is down: most of them must go to disk. */
 const MEMORY_QUEUE = 40;
@@ -40,7 +30,7 @@ const DRAIN_MS = 45_000;
  * time (as after a crash between "inserted" and "segment deleted") adds nothing.
  */
 describe('outage: audit events spill to disk and are written once when the database is back', () => {
-  let pg: OwnPostgres;
+  const ops = useProcesses();
   let dataDir: string;
   let spillDir: string;
   let p: PlatformProcess;
@@ -51,7 +41,7 @@ describe('outage: audit events spill to disk and are written once when the datab
   let calls = 0;
 
   const env = () => ({
-    DATABASE_URL: pg.url,
+    DATABASE_URL: ops.pg.url,
     DATA_DIR: dataDir,
     AUDIT_MEMORY_QUEUE: String(MEMORY_QUEUE),
     // Keys and tenants stay resolvable from the caches for the whole outage.
@@ -73,7 +63,7 @@ describe('outage: audit events spill to disk and are written once when the datab
     n: number,
     session?: Record<string, string>,
   ): Promise<string[]> {
-    session ??= await openSession(p.url, slug, auth);
+    session ??= (await rawInitialize(p, slug, auth)).headers;
     const served: string[] = [];
     const failures: string[] = [];
     let next = 0;
@@ -83,14 +73,8 @@ describe('outage: audit events spill to disk and are written once when the datab
           next += 1;
           calls += 1;
           const id = `spill-${run}-${phase}-${calls}`;
-          const res = await mcpPost(
-            p.url,
-            slug,
-            'tools/call',
-            { name: 'echo', arguments: { text: id } },
-            { ...session, 'X-Request-Id': id },
-            15_000,
-          );
+          const headers = { ...session, 'X-Request-Id': id };
+          const res = await rawCall(p, slug, 'echo', { text: id }, headers, 15_000);
           const text = res.messages[0]?.result?.content?.[0]?.text;
           if (res.status === 200 && text === id) served.push(id);
           else failures.push(`${id}: ${res.status} ${res.text.slice(0, 200)}`);
@@ -107,13 +91,13 @@ describe('outage: audit events spill to disk and are written once when the datab
    * outage). Returns the session and the call's request id.
    */
   async function warmSession(): Promise<{ session: Record<string, string>; warm: string[] }> {
-    const session = await openSession(p.url, slug, auth);
+    const { headers: session } = await rawInitialize(p, slug, auth);
     return { session, warm: await echoCalls('warm', 1, session) };
   }
 
   /** How often each of `ids` is in audit_events (straight from the database). */
   async function stored(ids: string[]): Promise<Map<string, number>> {
-    const rows = await pg.query<{ request_id: string; n: number }>(
+    const rows = await ops.pg.query<{ request_id: string; n: number }>(
       `SELECT request_id, count(*)::int AS n FROM audit_events
         WHERE tenant_id = $1 AND action = 'tool.call' AND request_id = ANY($2::text[])
         GROUP BY request_id`,
@@ -147,8 +131,8 @@ describe('outage: audit events spill to disk and are written once when the datab
       15_000,
       `${min} events in the spill and none left in memory`,
       async () =>
-        (await counter(p.url, 'audit_events_spilled_total', {})) >= min &&
-        (await counter(p.url, 'audit_queue_depth', {})) === 0
+        (await counter(p, 'audit_events_spilled_total', {})) >= min &&
+        (await counter(p, 'audit_queue_depth', {})) === 0
           ? true
           : undefined,
       200,
@@ -156,22 +140,14 @@ describe('outage: audit events spill to disk and are written once when the datab
   }
 
   beforeAll(async () => {
-    pg = await ownPostgres();
     dataDir = mkdtempSync(join(tmpdir(), 'mcp-audit-spill-'));
     spillDir = join(dataDir, 'audit-spill');
     p = await start('spill');
-    const t = await createTenant(p.url, 'spill');
-    slug = t.slug;
-    tenantId = t.id;
-    auth = bearer((await createKey(p.url, slug, [])).key);
+    ({ slug, id: tenantId } = await p.admin.createTenant('spill'));
+    auth = bearer((await p.admin.createKey(slug)).secret);
   }, 240_000);
 
-  afterAll(async () => {
-    await stopAllPlatforms();
-    await pg?.destroy();
-    removeBuildCopies();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-  }, 60_000);
+  afterAll(() => dataDir && rmSync(dataDir, { recursive: true, force: true }));
 
   it('keeps memory bounded during the outage, spills the rest, and writes every event once after', async () => {
     expect(statSync(spillDir).mode & 0o777).toBe(0o700);
@@ -179,12 +155,12 @@ describe('outage: audit events spill to disk and are written once when the datab
     await expectWrittenOnce(before, 'before the outage');
 
     const { session, warm } = await warmSession();
-    await pg.stop();
+    await ops.pg.stop();
     const depths: number[] = [];
     let sampling = true;
     const sampler = (async () => {
       while (sampling) {
-        depths.push(await counter(p.url, 'audit_queue_depth', {}));
+        depths.push(await counter(p, 'audit_queue_depth', {}));
         await sleep(50);
       }
     })();
@@ -195,23 +171,23 @@ describe('outage: audit events spill to disk and are written once when the datab
     expect(during).toHaveLength(15 * MEMORY_QUEUE + 1);
     expect(Math.max(...depths)).toBeLessThanOrEqual(MEMORY_QUEUE);
     expect(segments().length).toBeGreaterThan(0);
-    expect(await counter(p.url, 'audit_spill_pending_bytes', {})).toBeGreaterThan(0);
+    expect(await counter(p, 'audit_spill_pending_bytes', {})).toBeGreaterThan(0);
 
     // What is on disk now, to be put back after the drain (a crash before the deletion).
     const snapshot = join(dataDir, 'snapshot');
     mkdirSync(snapshot);
     for (const name of segments()) copyFileSync(join(spillDir, name), join(snapshot, name));
 
-    await pg.start();
+    await ops.pg.start();
     await expectWrittenOnce([...before, ...during], 'after the outage');
-    expect(await counter(p.url, 'audit_events_dropped_total', {})).toBe(0);
-    expect(await counter(p.url, 'audit_spill_pending_bytes', {})).toBe(0);
+    expect(await counter(p, 'audit_events_dropped_total', {})).toBe(0);
+    expect(await counter(p, 'audit_spill_pending_bytes', {})).toBe(0);
 
     // Segments of a process that died after inserting them, before deleting them: adopted by
     // the running one (it looks for such every 10 s), drained again, and nothing is doubled.
     const copies = readdirSync(snapshot);
     expect(copies.length).toBeGreaterThan(0);
-    const written = await counter(p.url, 'audit_events_written_total', {});
+    const written = await counter(p, 'audit_events_written_total', {});
     for (const [i, name] of copies.entries()) {
       const tag = name.split('.')[0];
       const seq = String(i + 1).padStart(8, '0');
@@ -221,14 +197,14 @@ describe('outage: audit events spill to disk and are written once when the datab
       Promise.resolve(segments().length === 0 ? true : undefined),
     );
     await expectWrittenOnce([...before, ...during], 'after the replay');
-    expect(await counter(p.url, 'audit_events_written_total', {})).toBe(written);
+    expect(await counter(p, 'audit_events_written_total', {})).toBe(written);
     // Skipped by ON CONFLICT, not refused by the unique index (that would count as dropped).
-    expect(await counter(p.url, 'audit_events_dropped_total', {})).toBe(0);
+    expect(await counter(p, 'audit_events_dropped_total', {})).toBe(0);
   }, 180_000);
 
   it('writes what was spilled when the platform was stopped during the outage, after a restart', async () => {
     const { session, warm } = await warmSession();
-    await pg.stop();
+    await ops.pg.stop();
     const during = [...warm, ...(await echoCalls('stopped', 300, session))];
     const stopped: Exit = await p.stop('SIGTERM');
     expect({ stopped, output: stopped.code === 0 ? '' : p.output().slice(-3_000) }).toEqual({
@@ -239,21 +215,21 @@ describe('outage: audit events spill to disk and are written once when the datab
     expect(segments().length).toBeGreaterThan(0);
     expect(locks()).toEqual([]);
 
-    await pg.start();
+    await ops.pg.start();
     p = await start('spill-restarted');
     await expectWrittenOnce(during, 'after the restart');
   }, 180_000);
 
   it('writes what was spilled before the platform crashed during the outage, after a restart', async () => {
     const { session, warm } = await warmSession();
-    await pg.stop();
-    const spilledBefore = await counter(p.url, 'audit_events_spilled_total', {});
+    await ops.pg.stop();
+    const spilledBefore = await counter(p, 'audit_events_spilled_total', {});
     const during = [...warm, ...(await echoCalls('crashed', 200, session))];
     await untilSpilled(spilledBefore + during.length);
     await p.stop('SIGKILL');
     expect(locks()).toHaveLength(1); // the dead process's
 
-    await pg.start();
+    await ops.pg.start();
     p = await start('spill-after-crash');
     await expectWrittenOnce(during, 'after the crash');
     expect(locks()).toHaveLength(1); // the new process's only

@@ -1,19 +1,8 @@
-import { http, HttpResult, pollUntil, sleep } from './support/proc-net';
-import {
-  ADMIN,
-  api,
-  bearer,
-  createKey,
-  createTenant,
-  mcpPost,
-  openSession,
-  PlatformProcess,
-  removeBuildCopies,
-  spawnPlatform,
-  stopAllPlatforms,
-  toolCallRequestIds,
-} from './support/proc-platform';
-import { OwnPostgres, ownPostgres } from './support/proc-postgres';
+import { ADMIN, bearer } from './support/admin';
+import { toolCallRequestIds } from './support/audit';
+import { http, pollUntil, RawResponse, sleep } from './support/http';
+import { rawCall, rawInitialize } from './support/mcp';
+import { PlatformProcess, spawnPlatform, untilReady, useProcesses } from './support/processes';
 
 /** A bound against hangs: every request answers within this, database or not. */
 const PROMPT_MS = 5_000;
@@ -27,7 +16,7 @@ interface Sample {
   /** When it was sent, relative to the database going away. */
   phase: 'before' | 'stopping' | 'down' | 'after';
   requestId: string;
-  res?: HttpResult;
+  res?: RawResponse;
   error?: string;
   ms: number;
 }
@@ -36,7 +25,7 @@ const describeSample = (s: Sample) =>
   `${s.kind} (${s.phase}) ${s.error ?? `${s.res?.status} in ${s.ms} ms: ${s.res?.text.slice(0, 300)}`}`;
 
 /** The text of a tool result, or the JSON-RPC error message. */
-const toolText = (r: HttpResult) => {
+const toolText = (r: RawResponse) => {
   const m = r.messages[0];
   return m?.error?.message ?? (m?.result?.content ?? []).map((c) => c.text ?? '').join(' ');
 };
@@ -48,23 +37,19 @@ const toolText = (r: HttpResult) => {
  * held.
  */
 describe('outage: the database goes away and comes back', () => {
-  let pg: OwnPostgres;
+  const ops = useProcesses();
   let p: PlatformProcess;
   let slug: string;
-  let auth: Record<string, string>;
   let session: Record<string, string>;
   const samples: Sample[] = [];
   let stoppingAt = new Date();
   let requests = 0;
 
   beforeAll(async () => {
-    pg = await ownPostgres();
-    p = await spawnPlatform({ DATABASE_URL: pg.url }, { name: 'outage', waitForReady: true });
-    const t = await createTenant(p.url, 'outage');
-    slug = t.slug;
-    const k = await createKey(p.url, slug, ['notes:write', 'notes:read']);
-    auth = bearer(k.key);
-    session = await openSession(p.url, slug, auth);
+    p = await spawnPlatform({ DATABASE_URL: ops.pg.url }, { name: 'outage', waitForReady: true });
+    slug = (await p.admin.createTenant('outage')).slug;
+    const k = await p.admin.createKey(slug, { scopes: ['notes:write', 'notes:read'] });
+    session = (await rawInitialize(p, slug, bearer(k.secret))).headers;
     // Warm up every path the load uses.
     for (let i = 0; i < 3; i++) {
       for (const kind of KINDS) {
@@ -74,57 +59,33 @@ describe('outage: the database goes away and comes back', () => {
     }
   }, 240_000);
 
-  afterAll(async () => {
-    await stopAllPlatforms();
-    await pg?.destroy();
-    removeBuildCopies();
-  }, 60_000);
-
   async function send(kind: Kind, phase: Sample['phase']): Promise<Sample> {
     requests += 1;
     const requestId = `ops-${kind}-${phase}-${requests}`;
     const headers = { 'X-Request-Id': requestId };
+    const timeoutMs = PROMPT_MS * 3;
     const started = Date.now();
     const sample: Sample = { kind, phase, requestId, ms: 0 };
+    const call = (name: string, args: Record<string, unknown>) =>
+      rawCall(p, slug, name, args, { ...session, ...headers }, timeoutMs);
+    const byKind: Record<Kind, () => Promise<RawResponse>> = {
+      notes_create: () => call('notes_create', { title: `note ${requests}` }),
+      echo: () => call('echo', { text: requestId }),
+      admin_keys: () =>
+        p.admin.request(
+          'GET',
+          `/admin/tenants/${slug}/keys`,
+          undefined,
+          {
+            ...ADMIN,
+            ...headers,
+          },
+          timeoutMs,
+        ),
+      readyz: () => http(p.url, { path: '/readyz', headers, timeoutMs }),
+    };
     try {
-      switch (kind) {
-        case 'notes_create':
-          sample.res = await mcpPost(
-            p.url,
-            slug,
-            'tools/call',
-            { name: 'notes_create', arguments: { title: `note ${requests}` } },
-            { ...session, ...headers },
-            PROMPT_MS * 3,
-          );
-          break;
-        case 'echo':
-          sample.res = await mcpPost(
-            p.url,
-            slug,
-            'tools/call',
-            { name: 'echo', arguments: { text: requestId } },
-            { ...session, ...headers },
-            PROMPT_MS * 3,
-          );
-          break;
-        case 'admin_keys':
-          sample.res = await api(
-            p.url,
-            'GET',
-            `/admin/tenants/${slug}/keys`,
-            undefined,
-            {
-              ...ADMIN,
-              ...headers,
-            },
-            PROMPT_MS * 3,
-          );
-          break;
-        case 'readyz':
-          sample.res = await http(p.url, { path: '/readyz', headers, timeoutMs: PROMPT_MS * 3 });
-          break;
-      }
+      sample.res = await byKind[kind]();
     } catch (err) {
       sample.error = (err as Error).message;
     }
@@ -143,7 +104,7 @@ describe('outage: the database goes away and comes back', () => {
     await sleep(1_000);
     phase = 'stopping';
     stoppingAt = new Date();
-    await pg.stop();
+    await ops.pg.stop();
     phase = 'down';
     await sleep(4_000);
     running = false;
@@ -163,7 +124,7 @@ describe('outage: the database goes away and comes back', () => {
       const r = s.res;
       if (!r) continue;
       if (r.status === 503) {
-        if (!r.headers['retry-after'])
+        if (!r.headers.get('retry-after'))
           problems.push(`503 without Retry-After: ${describeSample(s)}`);
         if ((r.json as { statusCode?: number } | undefined)?.statusCode !== 503)
           problems.push(`503 without the error body: ${describeSample(s)}`);
@@ -197,13 +158,8 @@ describe('outage: the database goes away and comes back', () => {
   }, 60_000);
 
   it('is ready again within 15 s of the database coming back, without a restart', async () => {
-    await pg.start();
-    await pollUntil(
-      15_000,
-      '/readyz 200 after the database came back',
-      async () => ((await http(p.url, { path: '/readyz' })).status === 200 ? true : undefined),
-      200,
-    );
+    await ops.pg.start();
+    await untilReady(p, 15_000, 200);
     expect(p.child.exitCode).toBeNull();
     const keys = await send('admin_keys', 'after');
     expect(keys.res?.status).toBe(200);
@@ -245,7 +201,7 @@ describe('outage: the database goes away and comes back', () => {
       20_000,
       `audit events of the ${wanted.size} echo calls served during the outage`,
       async () => {
-        const found = await toolCallRequestIds(p.url, slug, 'echo', from, 20);
+        const found = await toolCallRequestIds(p, slug, 'echo', from, 20);
         if (!found) return undefined;
         return [...wanted].every((id) => found.has(id)) ? true : undefined;
       },

@@ -1,28 +1,13 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { http, HttpResult, pollUntil, sleep } from './support/proc-net';
-import {
-  ADMIN,
-  api,
-  bearer,
-  createKey,
-  createTenant,
-  mcpPost,
-  openSession,
-  PlatformProcess,
-  removeBuildCopies,
-  spawnPlatform,
-  stopAllPlatforms,
-  toolCallRequestIds,
-} from './support/proc-platform';
-import {
-  freezePostgres,
-  isPostgresFrozen,
-  OwnPostgres,
-  ownPostgres,
-  thawPostgres,
-} from './support/proc-postgres';
+import { bearer } from './support/admin';
+import { toolCallRequestIds } from './support/audit';
+import { http, pollUntil, RawResponse, sleep } from './support/http';
+import { rawCall, rawInitialize } from './support/mcp';
+import { freezePostgres, isPostgresFrozen, thawPostgres } from './support/postgres';
+import { PlatformProcess, spawnPlatform, untilReady, useProcesses } from './support/processes';
+import { processState } from './support/procfs';
 
 /** API_KEY_CACHE_TTL and DB_QUERY_TIMEOUT of the platform under test, in seconds. */
 const CACHE_TTL_S = 2;
@@ -38,22 +23,12 @@ const UNAVAILABLE_LINE = /database unavailable \(first: /g;
 const BACK_LINE = /database reachable again after [\d.]+ s; (\d+) requests answered 503 meanwhile/g;
 
 /** The text of a tool result, or the JSON-RPC error message. */
-const toolText = (r: HttpResult) => {
+const toolText = (r: RawResponse) => {
   const m = r.messages[0];
   return m?.error?.message ?? (m?.result?.content ?? []).map((c) => c.text ?? '').join(' ');
 };
 
-const describeResult = (r: HttpResult) => `${r.status}: ${r.text.slice(0, 300)}`;
-
-/** State letter of a process (/proc/<pid>/stat), "T" when stopped; undefined without /proc. */
-function processState(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
-  } catch {
-    return undefined;
-  }
-}
+const describeResult = (r: RawResponse) => `${r.status}: ${r.text.slice(0, 300)}`;
 
 /**
  * The database does not go away: it hangs (every server process SIGSTOPped), so connections stay
@@ -63,7 +38,7 @@ function processState(pid: number): string | undefined {
  * SIGCONT everything recovers without a restart, and the outage is logged as two lines.
  */
 describe('outage: the database hangs (SIGSTOP) and comes back', () => {
-  let pg: OwnPostgres;
+  const ops = useProcesses();
   let p: PlatformProcess;
   let slug: string;
   let session: Record<string, string>;
@@ -76,19 +51,18 @@ describe('outage: the database hangs (SIGSTOP) and comes back', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'mcp-ops-freeze-'));
 
   beforeAll(async () => {
-    pg = await ownPostgres();
     p = await spawnPlatform(
       {
-        DATABASE_URL: pg.url,
+        DATABASE_URL: ops.pg.url,
         API_KEY_CACHE_TTL: String(CACHE_TTL_S),
         DB_QUERY_TIMEOUT: String(QUERY_TIMEOUT_S),
         DATA_DIR: dataDir,
       },
       { name: 'freeze', waitForReady: true },
     );
-    slug = (await createTenant(p.url, 'freeze')).slug;
-    const k = await createKey(p.url, slug, ['math:use', 'notes:write', 'notes:read']);
-    session = await openSession(p.url, slug, bearer(k.key));
+    slug = (await p.admin.createTenant('freeze')).slug;
+    const k = await p.admin.createKey(slug, { scopes: ['math:use', 'notes:write', 'notes:read'] });
+    session = (await rawInitialize(p, slug, bearer(k.secret))).headers;
     // Warm the tenant, key and grant caches (and the pool) on the paths used below.
     for (let i = 0; i < 3; i++) {
       const r = await add(i, i);
@@ -100,14 +74,8 @@ describe('outage: the database hangs (SIGSTOP) and comes back', () => {
     }
   }, 240_000);
 
-  afterAll(async () => {
-    // Whatever happened above: a stopped server cannot even be stopped.
-    thawPostgres();
-    await stopAllPlatforms();
-    await pg?.destroy();
-    removeBuildCopies();
-    rmSync(dataDir, { recursive: true, force: true });
-  }, 60_000);
+  // useProcesses continues a frozen server before it stops anything.
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
   /** What the platform logged: its log file under MCP_E2E_LOG_DIR (as spawnPlatform sets it up), and its output. */
   function platformLog(): string {
@@ -116,43 +84,30 @@ describe('outage: the database hangs (SIGSTOP) and comes back', () => {
     return `${file && existsSync(file) ? readFileSync(file, 'utf8') : ''}${p.output()}`;
   }
 
-  async function add(a: number, b: number): Promise<{ res: HttpResult; requestId: string }> {
+  async function add(a: number, b: number): Promise<{ res: RawResponse; requestId: string }> {
     calls += 1;
     const requestId = `freeze-add-${calls}`;
-    const res = await mcpPost(
-      p.url,
-      slug,
-      'tools/call',
-      { name: 'add', arguments: { a, b } },
-      { ...session, 'X-Request-Id': requestId },
-      REQUEST_TIMEOUT_MS,
-    );
+    const headers = { ...session, 'X-Request-Id': requestId };
+    const res = await rawCall(p, slug, 'add', { a, b }, headers, REQUEST_TIMEOUT_MS);
     return { res, requestId };
   }
 
-  function notesCreate(): Promise<HttpResult> {
+  function notesCreate(): Promise<RawResponse> {
     calls += 1;
-    return mcpPost(
-      p.url,
-      slug,
-      'tools/call',
-      { name: 'notes_create', arguments: { title: `note ${calls}` } },
-      session,
-      REQUEST_TIMEOUT_MS,
-    );
+    const args = { title: `note ${calls}` };
+    return rawCall(p, slug, 'notes_create', args, session, REQUEST_TIMEOUT_MS);
   }
 
   const createKeyRequest = () =>
-    api(
-      p.url,
+    p.admin.request(
       'POST',
       `/admin/tenants/${slug}/keys`,
       { name: 'during the freeze', scopes: ['math:use'] },
-      ADMIN,
+      undefined,
       REQUEST_TIMEOUT_MS,
     );
 
-  function expectAdded(r: { res: HttpResult }, sum: number): void {
+  function expectAdded(r: { res: RawResponse }, sum: number): void {
     const { res } = r;
     if (res.status !== 200 || res.messages[0]?.result?.isError) {
       throw new Error(`add while frozen: ${describeResult(res)}`);
@@ -162,7 +117,7 @@ describe('outage: the database hangs (SIGSTOP) and comes back', () => {
 
   it('keeps answering add from warm caches for several cache lifetimes while the database hangs', async () => {
     frozenAt = new Date();
-    const pids = freezePostgres(pg);
+    const pids = freezePostgres(ops.pg);
     expect(pids.length).toBeGreaterThan(1); // the postmaster and its backends
     for (const pid of pids) expect(processState(pid) ?? 'T').toBe('T');
 
@@ -189,7 +144,7 @@ describe('outage: the database hangs (SIGSTOP) and comes back', () => {
 
     const key = await createKeyRequest();
     expect(key.status).toBe(503);
-    expect(key.headers['retry-after']).toBeDefined();
+    expect(key.headers.get('retry-after')).not.toBeNull();
     expect(key.json).toMatchObject({ statusCode: 503, message: expect.stringMatching(/database/) });
     refusedWithService503 += 1;
 
@@ -208,12 +163,7 @@ describe('outage: the database hangs (SIGSTOP) and comes back', () => {
 
   it('recovers after SIGCONT without a restart, and writes the audit events of the frozen period', async () => {
     thawPostgres();
-    await pollUntil(
-      30_000,
-      '/readyz 200 after the database was continued',
-      async () => ((await http(p.url, { path: '/readyz' })).status === 200 ? true : undefined),
-      250,
-    );
+    await untilReady(p, 30_000, 250);
     expect(p.child.exitCode).toBeNull();
 
     const key = await pollUntil(
@@ -240,7 +190,7 @@ describe('outage: the database hangs (SIGSTOP) and comes back', () => {
       60_000,
       `audit events of the ${wanted.size} add calls served while frozen`,
       async () => {
-        const found = await toolCallRequestIds(p.url, slug, 'add', from);
+        const found = await toolCallRequestIds(p, slug, 'add', from);
         if (!found) return undefined;
         missing = [...wanted].filter((id) => !found.has(id)).length;
         return missing === 0 ? true : undefined;

@@ -3,19 +3,20 @@ import type { Test } from 'supertest';
 import { DataSource } from 'typeorm';
 import { AdminTokenService, issueAdminToken } from '@app/auth';
 import { PlatformSetting } from '@app/tenancy';
-import { ADMIN, startPlatform, TestPlatform, uniqueSlug } from './support/platform';
-import { bearer, persistentStorage, PersistentStorage, startOn } from './support/keys-helpers';
+import { bearer } from './support/admin';
+import {
+  ADMIN,
+  launchPlatform,
+  persistentStorage,
+  PersistentStorage,
+  RunningPlatform,
+  usePlatform,
+} from './support/platform';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
 describe('platform', () => {
-  let p: TestPlatform;
-  beforeAll(async () => {
-    p = await startPlatform();
-  });
-  afterAll(async () => {
-    await p.close();
-  });
+  const p = usePlatform();
 
   describe('health', () => {
     it('GET /healthz answers 200 {status: "ok"} without credentials', async () => {
@@ -218,7 +219,7 @@ async function printedDuring<T>(fn: () => Promise<T>): Promise<{ value: T; print
 
 describe('platform: restarts', () => {
   let storage: PersistentStorage;
-  let running: TestPlatform | undefined;
+  let running: RunningPlatform | undefined;
   beforeEach(async () => {
     storage = await persistentStorage();
   });
@@ -228,8 +229,8 @@ describe('platform: restarts', () => {
     await storage.dispose();
   });
 
-  async function start(env: Record<string, string> = {}): Promise<TestPlatform> {
-    running = await startOn({ ...storage.env, ...env });
+  async function start(env: Record<string, string> = {}): Promise<RunningPlatform> {
+    running = await launchPlatform({ ...storage.env, ...env });
     return running;
   }
   async function stop(): Promise<void> {
@@ -239,27 +240,17 @@ describe('platform: restarts', () => {
 
   it('keeps tenants and keys across a restart on the same storage', async () => {
     const first = await start();
-    const slug = uniqueSlug('persist');
-    const tenant = await first
-      .http()
-      .post('/admin/tenants')
-      .set(ADMIN)
-      .send({ slug, name: 'Survivor' })
-      .expect(201);
-    const key = await first
-      .http()
-      .post(`/admin/tenants/${slug}/keys`)
-      .set(ADMIN)
-      .send({ name: 'k', scopes: ['tenant:admin'] })
-      .expect(201);
+    const tenant = await first.admin.createTenant('persist', { name: 'Survivor' });
+    const { slug } = tenant;
+    const key = await first.admin.createKey(slug, { scopes: ['tenant:admin'] });
     await stop();
 
     const second = await start();
     const got = await second.http().get(`/admin/tenants/${slug}`).set(ADMIN).expect(200);
-    expect(got.body).toEqual(tenant.body);
+    expect(got.body).toEqual(tenant);
     const keys = await second.http().get(`/admin/tenants/${slug}/keys`).set(ADMIN).expect(200);
-    expect(keys.body.items.map((k: { id: string }) => k.id)).toEqual([key.body.id]);
-    await second.http().get(`/admin/tenants/${slug}/keys`).set(bearer(key.body.secret)).expect(200);
+    expect(keys.body.items.map((k: { id: string }) => k.id)).toEqual([key.id]);
+    await second.http().get(`/admin/tenants/${slug}/keys`).set(bearer(key.secret)).expect(200);
   });
 
   it('generates an admin token when none is set, prints it once, and stores only its hash', async () => {

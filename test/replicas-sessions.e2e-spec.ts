@@ -1,18 +1,8 @@
-import { http, pollUntil } from './support/proc-net';
-import { hasRedisServer, LocalRedis, startRedis } from './support/ops-helpers';
-import {
-  bearer,
-  createKey,
-  createTenant,
-  MCP_HEADERS,
-  mcpPost,
-  openSession,
-  PlatformProcess,
-  removeBuildCopies,
-  spawnPlatform,
-  stopAllPlatforms,
-} from './support/proc-platform';
-import { OwnPostgres, ownPostgres } from './support/proc-postgres';
+import { bearer } from './support/admin';
+import { http, pollUntil } from './support/http';
+import { MCP_POST_HEADERS, rawCall, rawInitialize, rawPost, toolsList } from './support/mcp';
+import { PlatformProcess, spawnPlatform, useProcesses } from './support/processes';
+import { hasRedisServer } from './support/redis';
 
 /**
  * The contract: with REDIS_URL, session data is shared across replicas. A session opened on one
@@ -22,8 +12,7 @@ import { OwnPostgres, ownPostgres } from './support/proc-postgres';
 // Only defined where a redis-server binary is installed, as the Redis rate-limit suite.
 if (hasRedisServer()) {
   describe('replicas: sessions shared through Redis', () => {
-    let pg: OwnPostgres;
-    let redis: LocalRedis;
+    const ops = useProcesses({ redis: true });
     let a: PlatformProcess;
     let b: PlatformProcess;
     let slug: string;
@@ -31,36 +20,36 @@ if (hasRedisServer()) {
     let otherKey: string;
 
     beforeAll(async () => {
-      [pg, redis] = await Promise.all([ownPostgres(), startRedis()]);
-      const env = { DATABASE_URL: pg.url, REDIS_URL: redis.url, SESSION_IDLE_TTL: '4' };
+      const env = { DATABASE_URL: ops.pg.url, REDIS_URL: ops.redis.url, SESSION_IDLE_TTL: '4' };
       [a, b] = await Promise.all([
         spawnPlatform(env, { name: 'session-a', waitForReady: true }),
         spawnPlatform(env, { name: 'session-b', waitForReady: true }),
       ]);
-      ({ slug } = await createTenant(a.url, 'sessions'));
-      ({ key } = await createKey(a.url, slug, ['math:use']));
-      ({ key: otherKey } = await createKey(a.url, slug, ['math:use']));
+      ({ slug } = await a.admin.createTenant('sessions'));
+      ({ secret: key } = await a.admin.createKey(slug, { scopes: ['math:use'] }));
+      ({ secret: otherKey } = await a.admin.createKey(slug, { scopes: ['math:use'] }));
     }, 240_000);
 
-    afterAll(async () => {
-      await stopAllPlatforms();
-      await redis?.stop();
-      await pg?.destroy();
-      removeBuildCopies();
-    }, 60_000);
-
     const add = (p: PlatformProcess, headers: Record<string, string>) =>
-      mcpPost(p.url, slug, 'tools/call', { name: 'add', arguments: { a: 40, b: 2 } }, headers);
+      rawCall(p, slug, 'add', { a: 40, b: 2 }, headers);
+    /** The headers of a session opened on replica A. */
+    const sessionOnA = async () => (await rawInitialize(a, slug, bearer(key))).headers;
 
     it('serves the plain requests of a session opened on another replica', async () => {
-      const session = await openSession(a.url, slug, bearer(key));
+      const session = await sessionOnA();
       const onB = await add(b, session);
       expect(onB.status).toBe(200);
-      expect(onB.headers['mcp-session-id']).toBe(session['Mcp-Session-Id']);
+      expect(onB.headers.get('mcp-session-id')).toBe(session['Mcp-Session-Id']);
       expect(onB.messages[0]?.result?.structuredContent).toEqual({ result: 42 });
-      const list = await mcpPost(b.url, slug, 'tools/list', {}, session);
+      const list = await rawPost(b, slug, toolsList(), session);
       expect(list.messages[0]?.result?.tools?.map((t) => t.name)).toContain('add');
-      expect((await mcpPost(b.url, slug, 'ping', {}, session)).status).toBe(200);
+      const ping = await rawPost(
+        b,
+        slug,
+        { jsonrpc: '2.0', id: 9, method: 'ping', params: {} },
+        session,
+      );
+      expect(ping.status).toBe(200);
       // And still on the replica that holds it.
       expect((await add(a, session)).messages[0]?.result?.structuredContent).toEqual({
         result: 42,
@@ -68,7 +57,7 @@ if (hasRedisServer()) {
     });
 
     it('answers 404 to another principal presenting the session id, on every replica', async () => {
-      const session = await openSession(a.url, slug, bearer(key));
+      const session = await sessionOnA();
       const stolen = { ...bearer(otherKey), 'Mcp-Session-Id': session['Mcp-Session-Id'] };
       for (const p of [a, b]) {
         const res = await add(p, stolen);
@@ -78,23 +67,23 @@ if (hasRedisServer()) {
     });
 
     it("leaves the session's event stream to the replica holding it (405 elsewhere)", async () => {
-      const session = await openSession(a.url, slug, bearer(key));
+      const session = await sessionOnA();
       const res = await http(b.url, {
         method: 'GET',
         path: `/t/${slug}/mcp`,
-        headers: { ...MCP_HEADERS, ...session, Accept: 'text/event-stream' },
+        headers: { ...session, Accept: 'text/event-stream' },
       });
       expect(res.status).toBe(405);
-      expect(res.headers.allow).toBe('POST, DELETE');
+      expect(res.headers.get('allow')).toBe('POST, DELETE');
       expect(res.text).toContain('route by Mcp-Session-Id');
     });
 
     it('ends the session everywhere when it is deleted through another replica', async () => {
-      const session = await openSession(a.url, slug, bearer(key));
+      const session = await sessionOnA();
       const del = await http(b.url, {
         method: 'DELETE',
         path: `/t/${slug}/mcp`,
-        headers: { ...MCP_HEADERS, ...session },
+        headers: { Accept: MCP_POST_HEADERS.Accept, ...session },
       });
       expect(del.status).toBe(200);
       expect((await add(b, session)).status).toBe(404);
@@ -104,7 +93,7 @@ if (hasRedisServer()) {
     });
 
     it('keeps a session alive on its replica while it is only used through another', async () => {
-      const session = await openSession(a.url, slug, bearer(key));
+      const session = await sessionOnA();
       // SESSION_IDLE_TTL is 4 s: idle on A for 6 s, but used on B throughout.
       const until = Date.now() + 6_000;
       while (Date.now() < until) {

@@ -1,65 +1,21 @@
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { HeldRequest, heldRequest, http, HttpResult, sleep } from './support/proc-net';
+import { ADMIN, bearer } from './support/admin';
+import { HeldRequest, heldRequest, http, RawResponse, sleep, withTimeout } from './support/http';
 import {
-  ADMIN,
-  bearer,
-  createKey,
-  createTenant,
-  Exit,
-  initializeParams,
-  MCP_HEADERS,
-  mcpPost,
-  openSession,
-  PlatformProcess,
-  removeBuildCopies,
-  spawnPlatform,
-  stopAllPlatforms,
-} from './support/proc-platform';
-import { OwnPostgres, ownPostgres } from './support/proc-postgres';
+  initializeRequest,
+  MCP_POST_HEADERS,
+  McpConnection,
+  openMcp,
+  PROTOCOL_VERSION,
+  rawCall,
+  rawInitialize,
+  toolsCall,
+} from './support/mcp';
+import { Exit, PlatformProcess, spawnPlatform, useProcesses } from './support/processes';
 
 /** What the process may take beyond SHUTDOWN_TIMEOUT to exit (flushes, closing the pool). */
 const EXIT_SLACK_MS = 5_000;
 
-function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
-/** An SDK client whose standalone GET event stream is open (a response that never ends). */
-async function clientWithStream(
-  url: string,
-  headers: Record<string, string>,
-): Promise<{ client: Client; streamOpen: Promise<void> }> {
-  let opened!: () => void;
-  const streamOpen = new Promise<void>((r) => (opened = r));
-  const transport = new StreamableHTTPClientTransport(new URL(url), {
-    requestInit: { headers },
-    // Reconnecting to a server that is going away would only add noise.
-    reconnectionOptions: {
-      maxRetries: 0,
-      initialReconnectionDelay: 1_000,
-      maxReconnectionDelay: 1_000,
-      reconnectionDelayGrowFactor: 1,
-    },
-    fetch: async (u, init) => {
-      const res = await fetch(u, init);
-      if ((init?.method ?? 'GET') === 'GET' && res.ok) opened();
-      return res;
-    },
-  });
-  const client = new Client({ name: 'ops-shutdown', version: '1.0.0' });
-  client.onerror = () => undefined;
-  await client.connect(transport);
-  return { client, streamOpen };
-}
-
-type Outcome = { res?: HttpResult; error?: NodeJS.ErrnoException };
+type Outcome = { res?: RawResponse; error?: NodeJS.ErrnoException };
 const describeOutcome = (o: Outcome) =>
   o.res
     ? `${o.res.status} ${o.res.text.slice(0, 200)}`
@@ -72,7 +28,7 @@ const describeOutcome = (o: Outcome) =>
  */
 describe('shutdown: SIGTERM drains and exits cleanly', () => {
   const shutdownTimeout = 5;
-  let pg: OwnPostgres;
+  const ops = useProcesses();
   let p: PlatformProcess;
   let slug: string;
   let keyId: string;
@@ -85,38 +41,32 @@ describe('shutdown: SIGTERM drains and exits cleanly', () => {
   let lateConnection = '';
   let exit: Exit | Error;
   let exitMs = 0;
-  let sdk: { client: Client; streamOpen: Promise<void> };
+  let sdk: McpConnection;
 
   beforeAll(async () => {
-    pg = await ownPostgres();
     p = await spawnPlatform(
-      { DATABASE_URL: pg.url, SHUTDOWN_TIMEOUT: String(shutdownTimeout) },
+      { DATABASE_URL: ops.pg.url, SHUTDOWN_TIMEOUT: String(shutdownTimeout) },
       { name: 'shutdown', waitForReady: true },
     );
-    const t = await createTenant(p.url, 'down');
-    slug = t.slug;
-    const k = await createKey(p.url, slug, ['math:use']);
+    slug = (await p.admin.createTenant('down')).slug;
+    const k = await p.admin.createKey(slug, { scopes: ['math:use'] });
     keyId = k.id;
-    const auth = bearer(k.key);
+    const auth = bearer(k.secret);
 
-    sdk = await clientWithStream(`${p.url}/t/${slug}/mcp`, auth);
-    await withDeadline(sdk.streamOpen, 10_000, 'the SDK client opening its event stream');
+    // Its standalone GET event stream stays open (a response that never ends); reconnecting to
+    // a server that is going away would only add noise.
+    sdk = await openMcp(p, slug, auth, { name: 'ops-shutdown', reconnect: false });
+    await withTimeout(sdk.streamOpen, 10_000, 'the SDK client opening its event stream');
     const sum = await sdk.client.callTool({ name: 'add', arguments: { a: 2, b: 3 } });
     if ((sum.structuredContent as { result?: number })?.result !== 5) {
       throw new Error(`add through the SDK: ${JSON.stringify(sum)}`);
     }
-    const session = await openSession(p.url, slug, auth);
+    const { headers: session } = await rawInitialize(p, slug, auth);
 
     // Answered just before the signal; their audit events are still queued (batched every second).
     for (let i = 0; i < 10; i++) {
       const id = `before-sigterm-${i}`;
-      const res = await mcpPost(
-        p.url,
-        slug,
-        'tools/call',
-        { name: 'echo', arguments: { text: id } },
-        { ...session, 'X-Request-Id': id },
-      );
+      const res = await rawCall(p, slug, 'echo', { text: id }, { ...session, 'X-Request-Id': id });
       if (res.status !== 200) throw new Error(`echo before SIGTERM: ${res.status} ${res.text}`);
       before.push(id);
     }
@@ -137,40 +87,21 @@ describe('shutdown: SIGTERM drains and exits cleanly', () => {
       });
       held.push({ what, id, req });
     };
+    const mcp = `/t/${slug}/mcp`;
+    const asClient = { Accept: MCP_POST_HEADERS.Accept, ...PROTOCOL_VERSION };
     for (let i = 0; i < 3; i++) {
-      hold(
-        'session tools/call',
-        'POST',
-        `/t/${slug}/mcp`,
-        { ...MCP_HEADERS, ...session },
-        {
-          jsonrpc: '2.0',
-          id: 100 + i,
-          method: 'tools/call',
-          params: { name: 'add', arguments: { a: i, b: 1000 } },
-        },
-      );
-      hold(
-        'initialize',
-        'POST',
-        `/t/${slug}/mcp`,
-        { ...MCP_HEADERS, ...auth },
-        {
-          jsonrpc: '2.0',
-          id: 200 + i,
-          method: 'initialize',
-          params: initializeParams,
-        },
-      );
+      const add = toolsCall('add', { a: i, b: 1000 }, 100 + i);
+      hold('session tools/call', 'POST', mcp, { ...asClient, ...session }, add);
+      hold('initialize', 'POST', mcp, { ...asClient, ...auth }, initializeRequest(200 + i));
       hold('admin PATCH', 'PATCH', `/admin/tenants/${slug}`, ADMIN, { name: `renamed ${i}` });
     }
     await Promise.all(held.map((h) => h.req.sent));
     const fired = Array.from({ length: 20 }, (_, i) =>
-      mcpPost(
-        p.url,
+      rawCall(
+        p,
         slug,
-        'tools/call',
-        { name: 'echo', arguments: { text: `burst ${i}` } },
+        'echo',
+        { text: `burst ${i}` },
         { ...session, 'X-Request-Id': `burst-${i}` },
       ).then(
         (res): Outcome => ({ res }),
@@ -189,7 +120,7 @@ describe('shutdown: SIGTERM drains and exits cleanly', () => {
     for (const h of held) h.req.release();
     for (const h of held) h.out = await h.req.result;
     burst = await Promise.all(fired);
-    exit = await withDeadline(
+    exit = await withTimeout(
       exited,
       shutdownTimeout * 1_000 + EXIT_SLACK_MS,
       'exit after SIGTERM',
@@ -197,12 +128,7 @@ describe('shutdown: SIGTERM drains and exits cleanly', () => {
     exitMs = Date.now() - signalledAt;
   }, 180_000);
 
-  afterAll(async () => {
-    await sdk?.client.close().catch(() => undefined);
-    await stopAllPlatforms();
-    await pg?.destroy();
-    removeBuildCopies();
-  }, 60_000);
+  afterAll(() => sdk?.client.close().catch(() => undefined));
 
   it('exits with code 0 within SHUTDOWN_TIMEOUT + 5 s, although an event stream was open', () => {
     if (exit instanceof Error) throw new Error(`${exit.message}\n${p.output().slice(-2_000)}`);
@@ -248,7 +174,7 @@ describe('shutdown: SIGTERM drains and exits cleanly', () => {
   });
 
   it('has written the audit events and key usage it held when the signal came', async () => {
-    const rows = await pg.query<{ request_id: string | null }>(
+    const rows = await ops.pg.query<{ request_id: string | null }>(
       `SELECT a.request_id FROM audit_events a JOIN tenants t ON t.id = a.tenant_id
         WHERE t.slug = $1`,
       [slug],
@@ -262,7 +188,7 @@ describe('shutdown: SIGTERM drains and exits cleanly', () => {
     ];
     expect(answered.length).toBeGreaterThanOrEqual(before.length);
     expect(answered.filter((id) => !stored.has(id))).toEqual([]);
-    const [key] = await pg.query<{ last_used_at: Date | null }>(
+    const [key] = await ops.pg.query<{ last_used_at: Date | null }>(
       'SELECT last_used_at FROM api_keys WHERE id = $1',
       [keyId],
     );
@@ -271,25 +197,15 @@ describe('shutdown: SIGTERM drains and exits cleanly', () => {
 });
 
 describe('shutdown: a request that never finishes', () => {
-  let pg: OwnPostgres;
-
-  beforeAll(async () => {
-    pg = await ownPostgres();
-  }, 120_000);
-
-  afterAll(async () => {
-    await stopAllPlatforms();
-    await pg?.destroy();
-    removeBuildCopies();
-  }, 60_000);
+  const ops = useProcesses();
 
   it('is cut after SHUTDOWN_TIMEOUT, and the process still exits 0 in time', async () => {
     const shutdownTimeout = 2;
     const p = await spawnPlatform(
-      { DATABASE_URL: pg.url, SHUTDOWN_TIMEOUT: String(shutdownTimeout) },
+      { DATABASE_URL: ops.pg.url, SHUTDOWN_TIMEOUT: String(shutdownTimeout) },
       { name: 'shutdown-stuck', waitForReady: true },
     );
-    const t = await createTenant(p.url, 'stuck');
+    const t = await p.admin.createTenant('stuck');
     // A client that sends half a request and never the rest.
     const stuck = heldRequest(p.url, {
       method: 'PATCH',
@@ -300,7 +216,7 @@ describe('shutdown: a request that never finishes', () => {
     await stuck.sent;
     await sleep(200);
     const signalledAt = Date.now();
-    const exited = await withDeadline(
+    const exited = await withTimeout(
       p.stop('SIGTERM'),
       shutdownTimeout * 1_000 + EXIT_SLACK_MS,
       'exit after SIGTERM with a stuck request',

@@ -1,84 +1,50 @@
-import { connect as netConnect, Socket } from 'node:net';
 import { TenantsService } from '@app/tenancy';
 import { ToolRegistry } from '@app/tools';
-import { ADMIN, startPlatform, TestPlatform } from './support/platform';
-import { bearer, createKey, createTenant, tenantWithKey, TenantWithKey } from './support/mcp';
-import { MCP_POST_HEADERS, rawPost, toolsCall } from './support/mcp-raw';
+import { bearer, TenantWithKey } from './support/admin';
+import { heldRequest, pollUntil, sleep } from './support/http';
+import { MCP_POST_HEADERS, rawPost, toolsCall } from './support/mcp';
+import { ADMIN, RunningPlatform, usePlatform } from './support/platform';
 
-/** A request whose body is announced but held back: it stays in flight until `finish()`. */
-function heldRequest(
-  p: TestPlatform,
-  path: string,
-  headers: Record<string, string>,
-  body: string,
-): {
-  sent: Promise<void>;
-  finish: () => void;
-  response: Promise<string>;
-  socket: Socket;
-  answered: () => string | undefined;
+/** A platform of the describe block, and a tenant with a math:use key on it. */
+function platformWithTenant(env: Record<string, string>): {
+  p: RunningPlatform;
+  t: TenantWithKey;
 } {
-  const url = new URL(p.url);
-  const socket = netConnect(Number(url.port), url.hostname);
-  let text = '';
-  let done = false;
-  const response = new Promise<string>((resolve) => {
-    socket.on('close', () => (done = true));
-    socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
-    socket.on('close', () => resolve(text));
-    socket.on('error', () => resolve(text));
+  const p = usePlatform({ MCP_STATELESS: 'true', ...env });
+  const t = {} as TenantWithKey;
+  beforeAll(async () => {
+    Object.assign(t, await p.admin.tenantWithKey(['math:use']));
   });
-  const head = [
-    `POST ${path} HTTP/1.1`,
-    `Host: ${url.host}`,
-    `Content-Length: ${Buffer.byteLength(body)}`,
-    'Connection: close',
-    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
-    '',
-    '',
-  ].join('\r\n');
-  // Resolves once the server has surely parsed the headers: the write is flushed and the loop
-  // has had a moment; whether it then holds its slot is checked by the caller.
-  const sent = new Promise<void>((resolve) =>
-    socket.once('connect', () =>
-      socket.write(head + body.slice(0, 1), () => setTimeout(resolve, 100)),
-    ),
-  );
-  return {
-    sent,
-    finish: () => socket.write(body.slice(1)),
-    response,
-    socket,
-    answered: () => (done || text ? text : undefined),
-  };
+  return { p, t };
+}
+
+/** A tools/call whose body is announced but held back after its first byte, until `release()`. */
+async function heldCall(p: RunningPlatform, t: TenantWithKey, body: string) {
+  const held = heldRequest(p.url, {
+    path: `/t/${t.slug}/mcp`,
+    headers: { ...MCP_POST_HEADERS, ...bearer(t.key) },
+    body,
+    hold: 1,
+  });
+  await held.sent;
+  // The server has had a moment to parse the headers; whether it holds a slot is checked after.
+  await sleep(100);
+  return held;
 }
 
 /** Fails when a request that should still be held has been answered already. */
-function stillHeld(...held: { answered: () => string | undefined }[]): void {
+function stillHeld(...held: { answered: () => unknown }[]): void {
   for (const h of held) {
-    const text = h.answered();
-    if (text !== undefined) throw new Error(`a held request was answered early: ${text}`);
+    const outcome = h.answered();
+    if (outcome !== undefined) {
+      throw new Error(`a held request was answered early: ${JSON.stringify(outcome)}`);
+    }
   }
-}
-
-/** Waits until `check` holds, polling; fails with `what` after a generous bound. */
-async function eventually(what: string, check: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`never happened: ${what}`);
 }
 
 describe('tenant isolation: cost bounded before work, fair sharing, refusals that cannot be turned against users', () => {
   describe('requests are authenticated before their body is read', () => {
-    let p: TestPlatform;
-    let t: TenantWithKey;
-    beforeAll(async () => {
-      p = await startPlatform({ MCP_STATELESS: 'true' });
-      t = await tenantWithKey(p, ['math:use']);
-    });
-    afterAll(() => p.close());
+    const { p, t } = platformWithTenant({});
 
     const junk = 'x'.repeat(2 * 1024 * 1024);
 
@@ -170,50 +136,41 @@ describe('tenant isolation: cost bounded before work, fair sharing, refusals tha
     });
 
     it('knows tenants created and deleted since it started', async () => {
-      const fresh = await createTenant(p, 'fresh');
-      const k = await createKey(p, fresh.slug, { scopes: ['math:use'] });
-      const ok = await rawPost(p, fresh.slug, toolsCall('add', { a: 2, b: 3 }), bearer(k.key));
+      const fresh = await p.admin.createTenant('fresh');
+      const k = await p.admin.createKey(fresh.slug, { scopes: ['math:use'] });
+      const ok = await rawPost(p, fresh.slug, toolsCall('add', { a: 2, b: 3 }), bearer(k.secret));
       expect(ok.status).toBe(200);
-      await p.http().delete(`/admin/tenants/${fresh.slug}`).set(ADMIN).expect(204);
-      const gone = await rawPost(p, fresh.slug, toolsCall('add'), bearer(k.key));
+      await p.admin.deleteTenant(fresh.slug);
+      const gone = await rawPost(p, fresh.slug, toolsCall('add'), bearer(k.secret));
       expect(gone.status).toBe(404);
     });
   });
 
   describe('concurrency caps per tenant and per key', () => {
-    let p: TestPlatform;
-    let a: TenantWithKey;
+    const { p, t: a } = platformWithTenant({
+      MAX_INFLIGHT_PER_KEY: '0',
+      MAX_INFLIGHT_PER_TENANT: '0',
+    });
     let b: TenantWithKey;
     beforeAll(async () => {
-      p = await startPlatform({
-        MCP_STATELESS: 'true',
-        MAX_INFLIGHT_PER_KEY: '0',
-        MAX_INFLIGHT_PER_TENANT: '0',
-      });
-      a = await tenantWithKey(p, ['math:use']);
-      b = await tenantWithKey(p, ['math:use']);
-      await p
-        .http()
-        .patch(`/admin/tenants/${a.slug}`)
-        .set(ADMIN)
-        .send({ rateLimits: { tenantConcurrency: 2 } })
-        .expect(200);
+      b = await p.admin.tenantWithKey(['math:use']);
+      await p.admin.patchTenant(a.slug, { rateLimits: { tenantConcurrency: 2 } });
     });
-    afterAll(() => p.close());
 
     const call = JSON.stringify(toolsCall('add', { a: 1, b: 1 }));
-    const hold = (t: TenantWithKey) =>
-      heldRequest(p, `/t/${t.slug}/mcp`, { ...MCP_POST_HEADERS, ...bearer(t.key) }, call);
+    const hold = (t: TenantWithKey) => heldCall(p, t, call);
+    /** Polls until a further call of `t` is refused with 429: the held ones hold their slots. */
+    const untilRefused = (t: TenantWithKey, what: string) =>
+      pollUntil(5_000, what, async () => {
+        const r = await rawPost(p, t.slug, toolsCall('add', { a: 1, b: 2 }), bearer(t.key));
+        return r.status === 429 ? r : undefined;
+      });
 
     it('refuses a tenant over its cap with 429 and Retry-After while another tenant is served', async () => {
-      const held = [hold(a), hold(a)];
+      const held = await Promise.all([hold(a), hold(a)]);
       try {
-        await Promise.all(held.map((h) => h.sent));
         stillHeld(...held);
-        await eventually('both held requests hold their slots', async () => {
-          const r = await rawPost(p, a.slug, toolsCall('add', { a: 1, b: 2 }), bearer(a.key));
-          return r.status === 429;
-        });
+        await untilRefused(a, 'both held requests holding their slots');
         const over = await rawPost(p, a.slug, toolsCall('add', { a: 1, b: 2 }), bearer(a.key));
         expect(over.status).toBe(429);
         expect(over.headers.get('retry-after')).toBe('1');
@@ -226,30 +183,21 @@ describe('tenant isolation: cost bounded before work, fair sharing, refusals tha
         expect(other.status).toBe(200);
         expect(other.messages[0]?.result?.structuredContent).toEqual({ result: 3 });
       } finally {
-        held.forEach((h) => h.finish());
+        held.forEach((h) => h.release());
       }
-      const answers = await Promise.all(held.map((h) => h.response));
-      for (const text of answers) expect(text).toMatch(/^HTTP\/1\.1 200/);
+      const answers = await Promise.all(held.map((h) => h.result));
+      for (const outcome of answers) expect(outcome.res?.status).toBe(200);
       const after = await rawPost(p, a.slug, toolsCall('add', { a: 1, b: 2 }), bearer(a.key));
       expect(after.status).toBe(200);
     });
 
     it('caps one key while another key of the same tenant goes on', async () => {
-      await p
-        .http()
-        .patch(`/admin/tenants/${b.slug}`)
-        .set(ADMIN)
-        .send({ rateLimits: { keyConcurrency: 1 } })
-        .expect(200);
-      const second = await createKey(p, b.slug, { scopes: ['math:use'] });
-      const held = hold(b);
+      await p.admin.patchTenant(b.slug, { rateLimits: { keyConcurrency: 1 } });
+      const second = await p.admin.createKey(b.slug, { scopes: ['math:use'] });
+      const held = await hold(b);
       try {
-        await held.sent;
         stillHeld(held);
-        await eventually('the held request holds its slot', async () => {
-          const r = await rawPost(p, b.slug, toolsCall('add', { a: 1, b: 2 }), bearer(b.key));
-          return r.status === 429;
-        });
+        await untilRefused(b, 'the held request holding its slot');
         const over = await rawPost(p, b.slug, toolsCall('add', { a: 1, b: 2 }), bearer(b.key));
         expect(over.json).toEqual(
           expect.objectContaining({ message: expect.stringMatching(/per credential/) }),
@@ -258,28 +206,21 @@ describe('tenant isolation: cost bounded before work, fair sharing, refusals tha
           p,
           b.slug,
           toolsCall('add', { a: 1, b: 2 }),
-          bearer(second.key),
+          bearer(second.secret),
         );
         expect(other.status).toBe(200);
       } finally {
-        held.finish();
+        held.release();
       }
-      await held.response;
+      expect((await held.result).res?.status).toBe(200);
     });
   });
 
   describe('failed-authentication limits', () => {
-    let p: TestPlatform;
-    let t: TenantWithKey;
-    beforeAll(async () => {
-      p = await startPlatform({
-        MCP_STATELESS: 'true',
-        AUTH_FAILURES_PER_MINUTE: '3',
-        ADMIN_AUTH_FAILURES_PER_MINUTE: '2',
-      });
-      t = await tenantWithKey(p, ['math:use']);
+    const { p, t } = platformWithTenant({
+      AUTH_FAILURES_PER_MINUTE: '3',
+      ADMIN_AUTH_FAILURES_PER_MINUTE: '2',
     });
-    afterAll(() => p.close());
 
     const badKey = 'mcp_AAAAAAAAAAAA_notavalidkeyatall0000000000000000';
 
@@ -323,45 +264,23 @@ describe('tenant isolation: cost bounded before work, fair sharing, refusals tha
   });
 
   describe('slow clients', () => {
-    let p: TestPlatform;
-    let t: TenantWithKey;
-    beforeAll(async () => {
-      p = await startPlatform({
-        MCP_STATELESS: 'true',
-        REQUEST_TIMEOUT: '1',
-        HEADERS_TIMEOUT: '1',
-      });
-      t = await tenantWithKey(p, ['math:use']);
-    });
-    afterAll(() => p.close());
+    const { p, t } = platformWithTenant({ REQUEST_TIMEOUT: '1', HEADERS_TIMEOUT: '1' });
 
     it('cuts off a body that trickles in, with 408, while the client is still sending', async () => {
       const body = JSON.stringify(toolsCall('add', { a: 1, b: 1 })) + ' '.repeat(10_000);
-      const held = heldRequest(
-        p,
-        `/t/${t.slug}/mcp`,
-        { ...MCP_POST_HEADERS, ...bearer(t.key) },
-        body,
-      );
-      await held.sent;
-      let closedEarly = false;
+      const held = await heldCall(p, t, body);
       // Trickle one byte every 100 ms: the whole body would take minutes.
-      const trickle = setInterval(() => {
-        if (held.socket.writable) held.socket.write(' ');
-      }, 100);
+      const trickle = setInterval(() => held.write(' '), 100);
       try {
-        const text = await Promise.race([
-          held.response.then((r) => {
-            closedEarly = true;
-            return r;
-          }),
-          new Promise<string>((r) => setTimeout(() => r('still open'), 20_000)),
+        const outcome = await Promise.race([
+          held.result,
+          new Promise<'still open'>((r) => setTimeout(() => r('still open'), 20_000)),
         ]);
-        expect(closedEarly).toBe(true);
-        expect(text).toMatch(/^HTTP\/1\.1 408/);
+        expect(outcome).not.toBe('still open');
+        expect(outcome).toMatchObject({ res: { status: 408 } });
       } finally {
         clearInterval(trickle);
-        held.socket.destroy();
+        held.destroy();
       }
     });
   });

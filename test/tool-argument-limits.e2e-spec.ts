@@ -1,7 +1,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { startPlatform, TestPlatform } from './support/platform';
-import { bearer, connect, tenantWithKey } from './support/mcp';
+import { usePlatform } from './support/platform';
+import { bearer } from './support/mcp';
 
 const textOf = (r: CallToolResult) =>
   (r.content as { type: string; text: string }[])[0]?.text ?? '';
@@ -17,19 +17,14 @@ const nest = (levels: number): unknown => {
  * MAX_ARGUMENT_DEPTH 32), as a real MCP client sees them: tool errors it can read and correct.
  */
 describe('tool argument limits', () => {
-  let p: TestPlatform;
+  const p = usePlatform();
   let c: Client;
   const call = async (name: string, args: Record<string, unknown>) =>
     (await c.callTool({ name, arguments: args })) as CallToolResult;
 
   beforeAll(async () => {
-    p = await startPlatform();
-    const t = await tenantWithKey(p, ['math:use', 'notes:read', 'notes:write']);
-    c = await connect(p, t.slug, bearer(t.key));
-  });
-  afterAll(async () => {
-    await c?.close().catch(() => undefined);
-    await p.close();
+    const t = await p.admin.tenantWithKey(['math:use', 'notes:read', 'notes:write']);
+    c = await p.connect(t.slug, bearer(t.key));
   });
 
   it('refuses more than 10,000 elements as a tool error, and takes exactly 10,000', async () => {

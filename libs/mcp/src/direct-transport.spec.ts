@@ -44,6 +44,22 @@ describe(DirectTransport.name, () => {
   ) => Promise<{ tools: { name: string; inputSchema: { type: 'object' } }[] }>;
 
   const tool = (name: string) => ({ name, inputSchema: { type: 'object' as const } });
+  /** `caller`'s notifications/cancelled of its request `requestId`. */
+  const cancel = (requestId: string | number, caller: string) =>
+    transport.dispatch(
+      { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId } },
+      as(caller),
+    );
+  /** tools/list calls from now on never answer; resolves with the first one's abort signal. */
+  const listsHang = () => {
+    const started = gate<AbortSignal>();
+    onList = async (extra) => {
+      started.open(extra.signal);
+      await new Promise(() => undefined);
+      return { tools: [] };
+    };
+    return started.promise;
+  };
 
   beforeEach(async () => {
     server = new Server({ name: 'test', version: '1.0.0' }, { capabilities: { tools: {} } });
@@ -198,10 +214,7 @@ describe(DirectTransport.name, () => {
     const internalId = 'id' in delivered[0] ? delivered[0].id : undefined;
 
     // Bob cancels "his" request, which has the number Alice's request got inside the server.
-    transport.dispatch(
-      { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: internalId! } },
-      as('bob'),
-    );
+    cancel(internalId!, 'bob');
     await settle();
 
     expect(aliceSignal.aborted).toBe(false);
@@ -210,25 +223,14 @@ describe(DirectTransport.name, () => {
   });
 
   it("a caller's notifications/cancelled cancels its own request, which ends with an error", async () => {
-    const started = gate<AbortSignal>();
-    onList = async (extra) => {
-      started.open(extra.signal);
-      await new Promise(() => undefined);
-      return { tools: [] };
-    };
+    const started = listsHang();
     const mine = transport.dispatch(listTools('x-7'), as('alice'));
-    const signal = await started.promise;
+    const signal = await started;
     // Another caller using the same id changes nothing; the owner's cancel does.
-    transport.dispatch(
-      { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'x-7' } },
-      as('bob'),
-    );
+    cancel('x-7', 'bob');
     await settle();
     expect(signal.aborted).toBe(false);
-    transport.dispatch(
-      { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'x-7' } },
-      as('alice'),
-    );
+    cancel('x-7', 'alice');
     expect(await mine.response).toEqual({
       jsonrpc: '2.0',
       id: 'x-7',
@@ -241,14 +243,9 @@ describe(DirectTransport.name, () => {
   // The shared server is closed when its tenant changes; requests still in flight then must get
   // an answer (or at least settle), or their HTTP requests hang until the client gives up.
   it('settles requests still in flight when the server closes', async () => {
-    const started = gate<AbortSignal>();
-    onList = async (extra) => {
-      started.open(extra.signal);
-      await new Promise(() => undefined);
-      return { tools: [] };
-    };
+    const started = listsHang();
     const call = transport.dispatch(listTools(5), as('alice'));
-    await started.promise;
+    await started;
 
     await server.close();
 

@@ -14,6 +14,16 @@ function deferred<T>() {
 /** Lets every queued promise reaction run. */
 const settle = () => new Promise<void>((r) => setImmediate(r));
 
+/** Two overlapping gets of one key share a single load, and both get what it loaded. */
+async function expectOneSharedLoad(sut: TtlCache<number>, value: number): Promise<void> {
+  const d = deferred<number>();
+  const load = jest.fn(() => d.promise);
+  const both = Promise.all([sut.get('a', load), sut.get('a', load)]);
+  d.resolve(value);
+  expect(await both).toEqual([value, value]);
+  expect(load).toHaveBeenCalledTimes(1);
+}
+
 describe(TtlCache.name, () => {
   let t: number;
   const make = <V>(ttlMs = 1_000, max?: number, options: TtlCacheOptions = {}) =>
@@ -32,13 +42,7 @@ describe(TtlCache.name, () => {
 
   describe('a miss', () => {
     it('shares one load between overlapping callers', async () => {
-      const sut = make<number>();
-      const d = deferred<number>();
-      const load = jest.fn(() => d.promise);
-      const both = Promise.all([sut.get('a', load), sut.get('a', load)]);
-      d.resolve(7);
-      expect(await both).toEqual([7, 7]);
-      expect(load).toHaveBeenCalledTimes(1);
+      await expectOneSharedLoad(make<number>(), 7);
     });
 
     it('passes the error to every waiting caller and caches nothing', async () => {
@@ -287,12 +291,7 @@ describe(TtlCache.name, () => {
     await sut.get('a', load);
     await sut.get('a', load);
     expect(load).toHaveBeenCalledTimes(2);
-    const d = deferred<number>();
-    const shared = jest.fn(() => d.promise);
-    const both = Promise.all([sut.get('a', shared), sut.get('a', shared)]);
-    d.resolve(3);
-    expect(await both).toEqual([3, 3]);
-    expect(shared).toHaveBeenCalledTimes(1);
+    await expectOneSharedLoad(sut, 3);
   });
 
   it('stays within its size bound, evicting the oldest', async () => {

@@ -2,17 +2,15 @@ import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
-import { freePort, http, HttpResult, pollUntil, sleep } from './proc-net';
+import { ADMIN_TOKEN, AdminClient } from './admin';
+import { freePort, http, pollUntil, sleep } from './http';
+import { OwnPostgres, ownPostgres, thawPostgres } from './postgres';
+import { LocalRedis, startRedis } from './redis';
 
 /**
  * The built platform in its own OS process, as `npm start` runs it: for what the in-process e2e
  * harness cannot show (several replicas, a database that goes away, signals and exit codes).
  */
-
-/** The same token test/global-teardown.js looks for in every log file. */
-export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdefghijkl';
-export const ADMIN = { Authorization: `Bearer ${ADMIN_TOKEN}` };
 
 const ROOT = join(__dirname, '..', '..');
 const DIST = join(ROOT, 'dist');
@@ -39,9 +37,9 @@ function isStale(): boolean {
 }
 
 /**
- * `nest build`. Type errors do not stop tsc from emitting, and the e2e suites run the sources
- * without type checks (ts-jest, diagnostics off) too: a build that reports type errors but emitted
- * a fresh main.js is used, with a warning. Anything else that fails is an error.
+ * `nest build`. Type errors do not stop tsc from emitting (`npm test` type-checks first anyway):
+ * a build that reports type errors but emitted a fresh main.js is used, with a warning. Anything
+ * else that fails is an error.
  */
 async function nestBuild(): Promise<void> {
   const nest = join(ROOT, 'node_modules/@nestjs/cli/bin/nest.js');
@@ -127,6 +125,8 @@ export interface PlatformProcess {
   url: string;
   port: number;
   pid: number;
+  /** The admin API of this process, as the platform admin. */
+  admin: AdminClient;
   child: ChildProcess;
   /** Sends a signal (SIGTERM by default); resolves with how the process ended. */
   stop(signal?: NodeJS.Signals): Promise<Exit>;
@@ -206,6 +206,7 @@ export async function spawnPlatform(
     url,
     port,
     pid: child.pid ?? -1,
+    admin: new AdminClient(url),
     child,
     exited,
     output: () => out,
@@ -239,6 +240,15 @@ export async function spawnPlatform(
   return proc;
 }
 
+/** Resolves once `p` answers /readyz with 200, polling every `intervalMs`; fails after `ms`. */
+export const untilReady = (p: PlatformProcess, ms: number, intervalMs = 100) =>
+  pollUntil(
+    ms,
+    `${p.name} answering /readyz with 200`,
+    async () => (await http(p.url, { path: '/readyz' })).status === 200 || undefined,
+    intervalMs,
+  );
+
 /** Kills (SIGKILL after a grace period) every platform process still running; for afterAll. */
 export async function stopAllPlatforms(graceMs = 15_000): Promise<void> {
   await Promise.all(
@@ -254,176 +264,44 @@ export async function stopAllPlatforms(graceMs = 15_000): Promise<void> {
   );
 }
 
-// ---------------------------------------------------------------------------------------------
-// Admin API and MCP over plain HTTP
-
-export const bearer = (key: string) => ({ Authorization: `Bearer ${key}` });
-
-export async function api(
-  base: string,
-  method: string,
-  path: string,
-  body?: unknown,
-  headers: Record<string, string> = ADMIN,
-  timeoutMs?: number,
-): Promise<HttpResult> {
-  return http(base, { method, path, body, headers, timeoutMs });
+/** What a file's processes run on: its own PostgreSQL server and, when asked for, Redis. */
+export interface ProcessesFixture {
+  readonly pg: OwnPostgres;
+  readonly redis: LocalRedis;
 }
 
 /**
- * Request ids of the `tool.call` audit events of `tool` since `from` (ISO time), read page by page
- * through the admin API; undefined while the API cannot answer.
+ * Starts what the processes of the enclosing describe block need (beforeAll): a PostgreSQL server
+ * of their own unless `postgres: false`, a Redis when `redis: true`. After the block (afterAll) it
+ * continues a server freezePostgres stopped (a stopped server cannot even be stopped), stops every
+ * platform process the file spawned, then Redis and PostgreSQL, and removes the file's copy of
+ * the build.
  */
-export async function toolCallRequestIds(
-  base: string,
-  slug: string,
-  tool: string,
-  from: Date,
-  maxPages = 100,
-): Promise<Set<string | null> | undefined> {
-  const found = new Set<string | null>();
-  const since = encodeURIComponent(from.toISOString());
-  let cursor = '';
-  for (let page = 0; page < maxPages; page++) {
-    const res = await api(
-      base,
-      'GET',
-      `/admin/tenants/${slug}/audit?tool=${tool}&limit=200&from=${since}${cursor}`,
-    );
-    if (res.status !== 200) return undefined;
-    const body = res.json as {
-      items: { requestId: string | null; action: string }[];
-      nextCursor: string | null;
-    };
-    for (const e of body.items) if (e.action === 'tool.call') found.add(e.requestId);
-    if (!body.nextCursor) break;
-    cursor = `&cursor=${encodeURIComponent(body.nextCursor)}`;
-  }
-  return found;
-}
-
-function expectStatus(res: HttpResult, status: number, what: string): HttpResult {
-  if (res.status !== status) {
-    throw new Error(`${what}: expected ${status} but got ${res.status}: ${res.text.slice(0, 500)}`);
-  }
-  return res;
-}
-
-let slugs = 0;
-export function uniqueSlug(prefix: string): string {
-  slugs += 1;
-  return `${prefix}-${Date.now().toString(36)}-${process.pid}-${slugs}`;
-}
-
-export async function createTenant(
-  base: string,
-  prefix = 'ops',
-): Promise<{ slug: string; id: string }> {
-  const slug = uniqueSlug(prefix);
-  const res = expectStatus(
-    await api(base, 'POST', '/admin/tenants', { slug, name: slug }),
-    201,
-    'POST /admin/tenants',
-  );
-  return { slug, id: (res.json as { id: string }).id };
-}
-
-export async function createKey(
-  base: string,
-  slug: string,
-  scopes: string[],
-): Promise<{ key: string; id: string }> {
-  const res = expectStatus(
-    await api(base, 'POST', `/admin/tenants/${slug}/keys`, { name: 'ops key', scopes }),
-    201,
-    'POST keys',
-  );
-  const body = res.json as { id: string; secret: string };
-  return { key: body.secret, id: body.id };
-}
-
-export const MCP_HEADERS = {
-  Accept: 'application/json, text/event-stream',
-  'MCP-Protocol-Version': LATEST_PROTOCOL_VERSION,
-};
-
-let rpcId = 0;
-
-/** One JSON-RPC request POSTed to a tenant's MCP endpoint (stateless, or in a session). */
-export function mcpPost(
-  base: string,
-  slug: string,
-  method: string,
-  params: Record<string, unknown>,
-  headers: Record<string, string>,
-  timeoutMs?: number,
-): Promise<HttpResult> {
-  rpcId += 1;
-  return http(base, {
-    method: 'POST',
-    path: `/t/${slug}/mcp`,
-    headers: { ...MCP_HEADERS, ...headers },
-    body: { jsonrpc: '2.0', id: rpcId, method, params },
-    timeoutMs,
-  });
-}
-
-export const initializeParams = {
-  protocolVersion: LATEST_PROTOCOL_VERSION,
-  capabilities: {},
-  clientInfo: { name: 'ops-e2e', version: '1.0.0' },
-};
-
-/** Starts a session by hand (initialize + initialized); returns the headers to use in it. */
-export async function openSession(
-  base: string,
-  slug: string,
-  auth: Record<string, string>,
-): Promise<Record<string, string>> {
-  const init = expectStatus(
-    await mcpPost(base, slug, 'initialize', initializeParams, auth),
-    200,
-    'initialize',
-  );
-  const id = init.headers['mcp-session-id'];
-  if (typeof id !== 'string') throw new Error('initialize answered without Mcp-Session-Id');
-  const headers = { ...auth, 'Mcp-Session-Id': id };
-  const ack = await http(base, {
-    method: 'POST',
-    path: `/t/${slug}/mcp`,
-    headers: { ...MCP_HEADERS, ...headers },
-    body: { jsonrpc: '2.0', method: 'notifications/initialized' },
-  });
-  expectStatus(ack, 202, 'notifications/initialized');
-  return headers;
-}
-
-/** The names `tools/list` returns, sorted; throws when the request was not answered with 200. */
-export async function listToolNames(
-  base: string,
-  slug: string,
-  auth: Record<string, string>,
-): Promise<string[]> {
-  const res = expectStatus(await mcpPost(base, slug, 'tools/list', {}, auth), 200, 'tools/list');
-  const tools = res.messages[0]?.result?.tools;
-  if (!tools) throw new Error(`tools/list without tools: ${res.text.slice(0, 300)}`);
-  return tools.map((t) => t.name).sort();
-}
-
-/** Sum of a Prometheus counter's samples whose labels include all of `labels`. */
-export async function counter(
-  base: string,
-  name: string,
-  labels: Record<string, string>,
-): Promise<number> {
-  const res = expectStatus(await http(base, { path: '/metrics' }), 200, 'GET /metrics');
-  let sum = 0;
-  for (const line of res.text.split('\n')) {
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const have = new Map<string, string>();
-    for (const l of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) have.set(l[1], l[2]);
-    if (Object.entries(labels).every(([k, v]) => have.get(k) === v)) sum += Number(m[3]);
-  }
-  return sum;
+export function useProcesses(opts: { postgres?: boolean; redis?: boolean } = {}): ProcessesFixture {
+  let pg: OwnPostgres | undefined;
+  let redis: LocalRedis | undefined;
+  beforeAll(async () => {
+    [pg, redis] = await Promise.all([
+      opts.postgres === false ? undefined : ownPostgres(),
+      opts.redis ? startRedis() : undefined,
+    ]);
+  }, 120_000);
+  afterAll(async () => {
+    thawPostgres();
+    await stopAllPlatforms();
+    await redis?.stop();
+    await pg?.destroy();
+    removeBuildCopies();
+  }, 60_000);
+  const absent = (what: string) => new Error(`useProcesses: no ${what} (not asked for, or not up)`);
+  return {
+    get pg() {
+      if (!pg) throw absent('PostgreSQL');
+      return pg;
+    },
+    get redis() {
+      if (!redis) throw absent('Redis');
+      return redis;
+    },
+  };
 }

@@ -1,23 +1,17 @@
 import { execFile, spawnSync } from 'node:child_process';
-import {
-  chownSync,
-  existsSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  realpathSync,
-  rmSync,
-} from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { Client } from 'pg';
-import { freePort } from './proc-net';
+import { freePort } from './http';
+import { findPostgresBinDir, postgresPasswdLine } from './postgres-bin';
+import { childPids } from './procfs';
 
 /**
  * A private PostgreSQL server for the operations suites: its own cluster in a temp dir, on its
  * own loopback port and socket dir, stopped and started at will. It never touches the machine's
- * shared cluster. jest.config.js only collects these suites when the server binaries exist (the
- * same search as `findPostgresBinDir` below).
+ * shared cluster. jest.config.js only collects these suites where ./postgres-bin.js finds the
+ * server binaries.
  */
 export interface OwnPostgres {
   /** `postgres://postgres@127.0.0.1:PORT/postgres` */
@@ -39,40 +33,9 @@ export interface OwnPostgres {
   log(): string;
 }
 
-const REQUIRED = ['initdb', 'pg_ctl', 'postgres'];
-
-function hasAll(dir: string): boolean {
-  return REQUIRED.every((b) => existsSync(join(dir, b)));
-}
-
-/**
- * Where `initdb`, `pg_ctl` and `postgres` are: PG_BINDIR, `pg_config --bindir`, the directory of
- * an `initdb` on PATH (symlinks resolved), or the newest /usr/lib/postgresql/<v>/bin (and the
- * like). jest.config.js runs the same search to decide whether to collect the ops suites.
- */
-export function findPostgresBinDir(): string | undefined {
-  const candidates: string[] = [];
-  if (process.env.PG_BINDIR) candidates.push(process.env.PG_BINDIR);
-  const pgConfig = spawnSync('pg_config', ['--bindir'], { encoding: 'utf8' });
-  if (pgConfig.status === 0 && pgConfig.stdout.trim()) candidates.push(pgConfig.stdout.trim());
-  for (const dir of (process.env.PATH ?? '').split(delimiter).filter(Boolean)) {
-    const initdb = join(dir, 'initdb');
-    if (existsSync(initdb)) candidates.push(dirname(realpathSync(initdb)));
-  }
-  for (const base of ['/usr/lib/postgresql', '/usr/local/pgsql', '/opt/homebrew/opt']) {
-    if (!existsSync(base)) continue;
-    if (existsSync(join(base, 'bin'))) candidates.push(join(base, 'bin'));
-    const versions = readdirSync(base).sort((a, b) => parseFloat(b) - parseFloat(a));
-    for (const v of versions) candidates.push(join(base, v, 'bin'));
-  }
-  return candidates.find(hasAll);
-}
-
 /** uid and gid of the `postgres` account, for running the server when this process is root. */
 function postgresAccount(): { uid: number; gid: number } {
-  const line = readFileSync('/etc/passwd', 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith('postgres:'));
+  const line = postgresPasswdLine();
   if (!line) throw new Error('running as root, and there is no postgres user to run initdb as');
   const [, , uid, gid] = line.split(':');
   return { uid: Number(uid), gid: Number(gid) };
@@ -237,30 +200,6 @@ export async function ownPostgres(): Promise<OwnPostgres> {
 
 // ---------------------------------------------------------------------------------------------
 // A hung server (not a refused one): every process of the cluster stopped with SIGSTOP
-
-/** The direct children of `pid` (from /proc; `pgrep -P` where there is no /proc). */
-function childPids(pid: number): number[] {
-  if (existsSync('/proc')) {
-    const out: number[] = [];
-    for (const name of readdirSync('/proc')) {
-      if (!/^\d+$/.test(name)) continue;
-      try {
-        // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after it.
-        const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-        if (ppid === pid) out.push(Number(name));
-      } catch {
-        // gone meanwhile
-      }
-    }
-    return out;
-  }
-  const r = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' });
-  return r.stdout
-    .split('\n')
-    .filter(Boolean)
-    .map((s) => Number(s));
-}
 
 /** The postmaster's pid: the first line of `postmaster.pid`. */
 export function postmasterPid(pg: Pick<OwnPostgres, 'dataDir'>): number {
