@@ -1,11 +1,12 @@
 import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ADMIN_TOKEN, AdminClient } from './admin';
 import { freePort, http, pollUntil, sleep } from './http';
 import { OwnPostgres, ownPostgres, thawPostgres } from './postgres';
 import { LocalRedis, startRedis } from './redis';
+import { isStale as isOlderThanSources } from '../../scripts/build-freshness';
 
 /**
  * The built platform in its own OS process, as `npm start` runs it: for what the in-process e2e
@@ -17,24 +18,11 @@ const DIST = join(ROOT, 'dist');
 const MAIN_REL = join('apps', 'platform', 'apps', 'platform', 'src', 'main.js');
 const BUILD_TIMEOUT_MS = 180_000;
 
-function newestSource(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestSource(p));
-    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
 const mtime = (p: string) => (existsSync(p) ? statSync(p).mtimeMs : 0);
 
-function isStale(): boolean {
-  const built = mtime(join(DIST, MAIN_REL));
-  return (
-    !built || Math.max(newestSource(join(ROOT, 'apps')), newestSource(join(ROOT, 'libs'))) > built
-  );
-}
+/** As `npm start` decides: the build is missing or older than a source. */
+const isStale = () =>
+  isOlderThanSources([join(DIST, MAIN_REL)], [join(ROOT, 'apps'), join(ROOT, 'libs')]);
 
 /**
  * `nest build`. Type errors do not stop tsc from emitting (`npm test` type-checks first anyway):
