@@ -14,7 +14,7 @@ import { mountOpenApi } from './openapi';
 
 export interface PlatformAppOptions {
   forceCloseConnections?: boolean;
-  /** The root module: AppModule.forRoot(config) unless an app composes it (apps/bench-platform). */
+  /** The root module: AppModule.forRoot(config) unless an app composes it (bench/platform). */
   module?: DynamicModule;
 }
 
@@ -98,7 +98,7 @@ async function run(
 }
 
 /**
- * The process entry of the platform and of any app that composes it (apps/bench-platform passes
+ * The process entry of the platform and of any app that composes it (bench/platform passes
  * its own root module): `--migrate-only`, `--rotate-admin-token`, or serve until SIGTERM/SIGINT.
  * A bad configuration ends the process with one line per problem.
  */
