@@ -1,6 +1,6 @@
 import autocannon from 'autocannon';
 import { lifecycle } from './lifecycle';
-import { ADD_MARKER, MCP_HEADERS, type Headers } from './mcp-client';
+import { ADD_MARKER, MCP_HEADERS, MODERN_META, type Headers } from './mcp-client';
 
 function cannon(opts: autocannon.Options): Promise<autocannon.Result> {
   return new Promise((resolve, reject) => {
@@ -110,3 +110,16 @@ export const LIST_BODY = '{"jsonrpc":"2.0","id":"[<id>]","method":"tools/list","
 export const isAdd42 = (b: string) => typeof b === 'string' && b.includes(ADD_MARKER);
 export const isToolList = (b: string) =>
   typeof b === 'string' && b.includes('"tools":[') && b.includes('"name":"add"');
+
+/** `add(40, 2)` in the modern era (2026-07-28): the same call with the `_meta` envelope. */
+export const MODERN_ADD_BODY = JSON.stringify({
+  jsonrpc: '2.0',
+  id: '[<id>]',
+  method: 'tools/call',
+  params: { name: 'add', arguments: { a: 40, b: 2 }, _meta: MODERN_META },
+});
+/** A complete modern result of 42: the reference's text "42" or the platform's `{result: 42}`. */
+export const isModernAdd42 = (b: string) =>
+  typeof b === 'string' &&
+  b.includes('"resultType":"complete"') &&
+  (b.includes('"text":"42"') || b.includes(ADD_MARKER));

@@ -28,6 +28,7 @@ export interface RpcMessage {
     content?: { text?: string }[];
     structuredContent?: { result?: unknown };
     isError?: boolean;
+    resultType?: string;
   };
 }
 
@@ -230,5 +231,74 @@ export async function verifyAdd(label: string, url: string, headers: Headers): P
   }
   const contentType = r.type.split(';')[0];
   log(`verified ${label}: add(40, 2) = 42 (${contentType})`);
+  return { status: r.status, contentType };
+}
+
+/** The modern era's protocol revision: no initialize, no sessions, a `_meta` envelope per request. */
+export const MODERN_PROTOCOL_VERSION = '2026-07-28';
+
+/** The headers of a modern-era request for `method` (and `name`, the tool of a `tools/call`). */
+export const modernHeaders = (method: string, name?: string): Headers => ({
+  'mcp-protocol-version': MODERN_PROTOCOL_VERSION,
+  'mcp-method': method,
+  ...(name === undefined ? {} : { 'mcp-name': name }),
+});
+
+/** The `_meta` envelope every modern-era request carries in its params. */
+export const MODERN_META = {
+  'io.modelcontextprotocol/protocolVersion': MODERN_PROTOCOL_VERSION,
+  'io.modelcontextprotocol/clientCapabilities': {},
+  'io.modelcontextprotocol/clientInfo': { name: 'bench', version: '1' },
+};
+
+const modernAddCall = (id: string) => ({
+  jsonrpc: '2.0',
+  id,
+  method: 'tools/call',
+  params: { name: 'add', arguments: { a: 40, b: 2 }, _meta: MODERN_META },
+});
+
+/**
+ * Whether `text`, the first content item of an `add(40, 2)` result, says 42: the reference's
+ * plain "42", or the platform's `{"result":42}`.
+ */
+function textSays42(text: string | undefined): boolean {
+  try {
+    const v = JSON.parse(text ?? 'null') as unknown;
+    return v === 42 || (v as { result?: unknown } | null)?.result === 42;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * One modern-era `add(40, 2)` (2026-07-28 headers and `_meta` envelope, no session) outside the
+ * load: it must answer a complete result whose text says 42 (and whose structuredContent, when
+ * there is one, too), or the bench stops here. `headers` are the target's own (e.g. its key).
+ */
+export async function verifyModernAdd(
+  label: string,
+  url: string,
+  headers: Headers,
+): Promise<Verified> {
+  const r = await mcpPost(url, modernAddCall('verify-1'), {
+    ...headers,
+    ...modernHeaders('tools/call', 'add'),
+  });
+  const result = r.messages.find((m) => m.id === 'verify-1')?.result;
+  const ok =
+    r.status === 200 &&
+    result?.resultType === 'complete' &&
+    !result.isError &&
+    textSays42(result.content?.[0]?.text) &&
+    (result.structuredContent === undefined || result.structuredContent.result === 42);
+  if (!ok) {
+    throw new Error(
+      `VERIFICATION FAILED on ${label}: modern (${MODERN_PROTOCOL_VERSION}) add(40, 2) did not ` +
+        `return a complete result of 42.\n  HTTP ${r.status} ${r.type}\n  ${r.text.slice(0, 600)}`,
+    );
+  }
+  const contentType = r.type.split(';')[0];
+  log(`verified ${label}: add(40, 2) = 42, resultType complete (${contentType})`);
   return { status: r.status, contentType };
 }

@@ -1,8 +1,10 @@
 /** The command line and BENCH_* variables of `npm run bench`, validated once at start. */
 
-export const HELP = `\`npm run bench\` — the platform against a bare SDK + Express reference server.
+export const HELP = `\`npm run bench\` — the platform against bare SDK reference servers (SDK v1 + Express
+for the 2025 era, SDK v2 alone for 2026-07-28).
 
-  npm run bench                   load comparison: tools/call \`add\`, stateful and stateless
+  npm run bench                   load comparison: tools/call \`add\`, 2025 stateful and
+                                  stateless, and modern (2026-07-28)
   npm run bench -- --quick        the same as a ~30 s smoke run
   npm run bench -- --scale        scale figures only (RSS with idle sessions, tools/list
                                   latency, API-key verification with 1 vs many tenants)

@@ -29,7 +29,7 @@ const out = (text: string) => void process.stdout.write(text);
 
 export function printLoad(config: BenchConfig, load: LoadComparison): void {
   const rows = load.summary.map((r) => [
-    r.mode,
+    r.label,
     r.server,
     fmt(r.rps, 0),
     fmt(r.p50, 1),
@@ -53,6 +53,17 @@ export function printLoad(config: BenchConfig, load: LoadComparison): void {
       ]) +
       '\n',
   );
+  const t = load.modernTargets;
+  if (t) {
+    const mark = (ok: boolean) => (ok ? 'met' : 'not met');
+    out(
+      `\nmodern targets (printed, not asserted): req/s ÷ ref ${fmt(t.rpsRatio, 2)} (≥ 2: ` +
+        `${mark(t.rpsRatio >= 2)}), p99 ÷ ref ${fmt(t.p99Ratio, 2)} (≤ 0.5: ` +
+        `${mark(t.p99Ratio <= 0.5)}), req/s ÷ platform stateless ${fmt(t.rpsVsStateless, 2)} ` +
+        `(≥ 1: ${mark(t.rpsVsStateless >= 1)}; p99 ÷ platform stateless ` +
+        `${fmt(t.p99VsStateless, 2)})\n`,
+    );
+  }
 }
 
 export function printNoisy(n: NoisyNeighbour): void {

@@ -190,9 +190,16 @@ export interface Reference {
   stop: () => Promise<void>;
 }
 
-/** Starts the reference server (reference-server.ts) in its own process; it reports its port over IPC. */
-export async function startReference(mode: 'stateful' | 'stateless'): Promise<Reference> {
-  const child = spawn(process.execPath, [join(__dirname, 'reference-server.js')], {
+export type ReferenceMode = 'stateful' | 'stateless' | 'modern';
+
+/**
+ * Starts a reference server in its own process: reference-server.ts (SDK v1 + Express) for the
+ * 2025-era modes, reference-modern-server.ts (SDK v2 only) for `modern`. It reports its port over
+ * IPC.
+ */
+export async function startReference(mode: ReferenceMode): Promise<Reference> {
+  const script = mode === 'modern' ? 'reference-modern-server.js' : 'reference-server.js';
+  const child = spawn(process.execPath, [join(__dirname, script)], {
     cwd: ROOT,
     env: { ...process.env, REF_MODE: mode, PORT: '0', NODE_ENV: 'production' },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

@@ -3,6 +3,7 @@ import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { DynamicModule } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { Client as PgClient } from 'pg';
 import request from 'supertest';
@@ -71,12 +72,24 @@ async function useMemoryTemplate(): Promise<void> {
  * The real application on a real database: embedded PGlite in memory by default, or a fresh
  * database on the Postgres server in DATABASE_URL.
  */
-export async function startPlatform(env: Record<string, string> = {}): Promise<RunningPlatform> {
+export async function startPlatform(
+  env: Record<string, string> = {},
+  opts: LaunchOptions = {},
+): Promise<RunningPlatform> {
   if (!process.env.DATABASE_URL) await useMemoryTemplate();
   const server = process.env.DATABASE_URL
     ? await freshServerDatabase(process.env.DATABASE_URL)
     : undefined;
-  return launchPlatform({ ...(server ? { DATABASE_URL: server.url } : {}), ...env }, server?.drop);
+  return launchPlatform(
+    { ...(server ? { DATABASE_URL: server.url } : {}), ...env },
+    server?.drop,
+    opts,
+  );
+}
+
+export interface LaunchOptions {
+  /** The root module, composing the product's AppModule (default: AppModule alone). */
+  compose?: (config: PlatformConfig) => DynamicModule;
 }
 
 let launched = 0;
@@ -89,6 +102,7 @@ let launched = 0;
 export async function launchPlatform(
   env: Record<string, string>,
   dispose?: () => Promise<void>,
+  opts: LaunchOptions = {},
 ): Promise<RunningPlatform> {
   const port = await freePort();
   const logDir = process.env.MCP_E2E_LOG_DIR;
@@ -107,7 +121,10 @@ export async function launchPlatform(
     RATE_LIMIT_TENANT_PER_MINUTE: '0',
     ...env,
   });
-  const app = await createPlatformApp(config, { forceCloseConnections: true });
+  const app = await createPlatformApp(config, {
+    forceCloseConnections: true,
+    module: opts.compose?.(config),
+  });
   await app.listen(config.port, config.host);
   const url = `http://127.0.0.1:${port}`;
   return {
@@ -136,7 +153,10 @@ export interface PlatformFixture extends RunningPlatform {
  * after them (afterAll), with every client opened through it. Its fields are there once the
  * block's tests run.
  */
-export function usePlatform(env: Record<string, string> = {}): PlatformFixture {
+export function usePlatform(
+  env: Record<string, string> = {},
+  opts: LaunchOptions = {},
+): PlatformFixture {
   const clients: Client[] = [];
   const track = <T extends Client>(c: T) => {
     clients.push(c);
@@ -152,7 +172,7 @@ export function usePlatform(env: Record<string, string> = {}): PlatformFixture {
     },
   } as PlatformFixture;
   beforeAll(async () => {
-    Object.assign(fixture, await startPlatform(env));
+    Object.assign(fixture, await startPlatform(env, opts));
   });
   afterAll(async () => {
     await Promise.all(clients.splice(0).map((c) => c.close().catch(() => undefined)));

@@ -1,7 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tenantEndpointOf } from '@app/config';
+import { onLongLived } from '@app/observability';
 
-/** Long-lived event streams (a GET of mcp or sse): they end when their session closes. */
+/**
+ * Long-lived event streams (a GET of mcp or sse): they end when their session closes. A POST that
+ * turns out to be one (2026-07-28 `subscriptions/listen`) leaves the count through `markLongLived`.
+ */
 const isStream = (req: IncomingMessage) => {
   if (req.method !== 'GET') return false;
   const endpoint = tenantEndpointOf(req.url);
@@ -16,10 +20,15 @@ export class InFlight {
   readonly middleware = (req: IncomingMessage, res: ServerResponse, next: () => void): void => {
     if (isStream(req)) return next();
     this.count += 1;
-    res.once('close', () => {
+    let counted = true;
+    const leave = () => {
+      if (!counted) return;
+      counted = false;
       this.count -= 1;
       if (this.count === 0) this.waiters.splice(0).forEach((w) => w());
-    });
+    };
+    res.once('close', leave);
+    onLongLived(req, leave);
     next();
   };
 

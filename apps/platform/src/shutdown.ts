@@ -2,13 +2,13 @@ import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { Server } from 'node:http';
 import { PlatformConfig } from '@app/config';
-import { SessionStore } from '@app/mcp';
+import { ModernStrategy, SessionStore } from '@app/mcp';
 import { InFlight } from './in-flight';
 
 /**
  * Graceful shutdown of the HTTP side, in order: stop accepting connections, let in-flight requests
- * finish within SHUTDOWN_TIMEOUT, then end MCP sessions (their streams would otherwise hold the
- * server open). Each module then drains what it owns in its own shutdown hooks (the audit log, key
+ * finish within SHUTDOWN_TIMEOUT, then end MCP sessions and listen streams (they would otherwise
+ * hold the server open). Each module then drains what it owns in its own shutdown hooks (the audit log, key
  * usage, the database): Nest calls them after this one, since this module imports theirs, and
  * dependents before their dependencies.
  */
@@ -19,6 +19,7 @@ export class ShutdownCoordinator implements BeforeApplicationShutdown {
   constructor(
     private readonly http: HttpAdapterHost,
     private readonly sessions: SessionStore,
+    private readonly modern: ModernStrategy,
     private readonly config: PlatformConfig,
     private readonly inFlight: InFlight,
   ) {}
@@ -31,10 +32,10 @@ export class ShutdownCoordinator implements BeforeApplicationShutdown {
       : Promise.resolve();
     server?.closeIdleConnections();
     // Ordinary requests first (those inside MCP sessions need their session), then the sessions,
-    // which ends their event streams.
+    // which ends their event streams, and the 2026-07-28 listen streams (a graceful last result).
     const started = Date.now();
     await this.inFlight.idle(this.config.shutdownTimeoutMs);
-    await this.sessions.closeAll();
+    await Promise.all([this.sessions.closeAll(), this.modern.closeAll()]);
     const left = Math.max(0, this.config.shutdownTimeoutMs - (Date.now() - started));
     const timer = setTimeout(() => {
       this.logger.warn(

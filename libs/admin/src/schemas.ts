@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { AUDIT_OUTCOMES } from '@app/audit';
 import { JWT_ALGORITHMS } from '@app/auth';
-import { SLUG_PATTERN, TENANT_STATUSES } from '@app/tenancy';
+import { PROTOCOL_POSTURES, SLUG_PATTERN, TENANT_STATUSES } from '@app/tenancy';
 
 export const SCOPE_PATTERN = /^[a-z][a-z0-9_-]{0,31}:[a-z][a-z0-9_-]{0,31}$/;
 export const TOOL_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -33,6 +33,12 @@ const scopes = z
   )
   .max(50)
   .transform((s) => [...new Set(s)]);
+
+const protocol = z
+  .enum(PROTOCOL_POSTURES)
+  .describe(
+    'MCP protocol eras the endpoint serves: dual (2026-07-28 and 2025, the default), modern-only (2026-07-28) or legacy-only (2025 and the legacy SSE transport)',
+  );
 
 const perMinute = z.number().int().min(0).max(1_000_000);
 const concurrency = z.number().int().min(0).max(100_000);
@@ -73,6 +79,7 @@ export const CreateTenantBody = z.strictObject({
   }),
   name: text(200),
   allowedOrigins: origins.optional(),
+  protocol: protocol.optional(),
 });
 
 export const UpdateTenantBody = z
@@ -92,9 +99,10 @@ export const UpdateTenantBody = z
           .describe('requests the whole tenant may have in flight at once; 0: no cap'),
       })
       .optional(),
+    protocol: protocol.optional(),
   })
   .refine((b) => Object.keys(b).length > 0, {
-    message: 'nothing to change: send name, status, allowedOrigins and/or rateLimits',
+    message: 'nothing to change: send name, status, allowedOrigins, rateLimits and/or protocol',
   });
 
 export const SetToolBody = z.strictObject({ enabled: z.boolean() });

@@ -29,8 +29,8 @@ export class TenantsController {
   })
   @JsonBody('CreateTenant', CreateTenantBody)
   async create(@Actor() actor: AdminActor, @Body() body: z.output<typeof CreateTenantBody>) {
-    const { allowedOrigins, ...rest } = body;
-    const tenant = await this.tenants.create({ ...rest, settings: { allowedOrigins } });
+    const { allowedOrigins, protocol, ...rest } = body;
+    const tenant = await this.tenants.create({ ...rest, settings: { allowedOrigins, protocol } });
     this.audit.changed(actor, tenant.id, 'tenant.create', { slug: tenant.slug, name: tenant.name });
     return TenantView.render(tenant);
   }
@@ -53,7 +53,8 @@ export class TenantsController {
   @Patch(':tenant')
   @Authenticated('platform')
   @Documented({
-    summary: 'Rename, suspend or reactivate a tenant',
+    summary:
+      'Rename, suspend or reactivate a tenant, or change its origins, limits or protocol posture',
     ok: TenantView.ref,
     notFound: NOT_FOUND,
   })

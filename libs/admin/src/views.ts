@@ -1,7 +1,15 @@
 import { z } from 'zod';
 import { AUDIT_OUTCOMES, AuditEvent } from '@app/audit';
 import type { Page } from '@app/database';
-import { API_KEY_PREFIX, ApiKey, IssuedApiKey, Tenant, TENANT_STATUSES } from '@app/tenancy';
+import {
+  API_KEY_PREFIX,
+  ApiKey,
+  IssuedApiKey,
+  PROTOCOL_POSTURES,
+  protocolPosture,
+  Tenant,
+  TENANT_STATUSES,
+} from '@app/tenancy';
 import type { ToolDefinition } from '@app/tools';
 import { schemaRef } from './openapi-schemas';
 
@@ -49,6 +57,7 @@ export const TenantView = defineView(
       keyConcurrency: z.number().optional(),
       tenantConcurrency: z.number().optional(),
     }),
+    protocol: z.enum(PROTOCOL_POSTURES),
     createdAt: timestamp,
     updatedAt: timestamp,
   }),
@@ -59,6 +68,7 @@ export const TenantView = defineView(
     status: t.status,
     allowedOrigins: t.settings.allowedOrigins ?? [],
     rateLimits: t.settings.rateLimits ?? {},
+    protocol: protocolPosture(t),
     createdAt: t.createdAt.toISOString(),
     updatedAt: t.updatedAt.toISOString(),
   }),

@@ -3,6 +3,7 @@ import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv-provider.js';
 import {
   CallToolRequestSchema,
+  type CallToolResult,
   ErrorCode,
   type JSONRPCMessage,
   ListToolsRequestSchema,
@@ -13,16 +14,11 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { Principal } from '@app/auth';
-import { ToolGrantsService } from '@app/tenancy';
-import { ToolCallRecorder } from './tool-call-recorder';
-import {
-  decideToolAccess,
-  invokeTool,
-  TenantToolGrants,
-  ToolContext,
-  ToolRegistry,
-  ToolTenant,
-} from '@app/tools';
+import type { ToolContext, ToolListEntry, ToolTenant } from '@app/tools';
+import { SERVER_INFO } from './server-info';
+import { ToolSurface } from './tool-surface';
+
+export { SERVER_INFO };
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
@@ -31,8 +27,6 @@ type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
  * platform never asks clients for schema-validated input (elicitation), so one is shared.
  */
 const jsonSchemaValidator = new AjvJsonSchemaValidator();
-
-export const SERVER_INFO = { name: 'mcp-platform', version: '0.1.0' } as const;
 
 /** The principal of the HTTP request carrying this message, put there by the controller. */
 export function principalOf(extra: Extra): Principal {
@@ -52,20 +46,13 @@ export function notFound(name: string): McpError {
 }
 
 /**
- * Builds the SDK server for one tenant. Construction only registers two handlers; tool
- * definitions and their JSON Schemas come precomputed from the registry, so building one per
- * request (stateless mode) stays cheap.
+ * Builds the 2025-era SDK server (v1 `@modelcontextprotocol/sdk`) for one tenant. Construction
+ * only registers two handlers; tool lists and calls come from the SDK-neutral ToolSurface, so
+ * building one per request (stateless mode) stays cheap.
  */
 @Injectable()
 export class McpServerFactory {
-  private readonly listed = new WeakMap<TenantToolGrants, Map<string, readonly Tool[]>>();
-  private readonly listedJson = new WeakMap<readonly Tool[], string>();
-
-  constructor(
-    private readonly registry: ToolRegistry,
-    private readonly grants: ToolGrantsService,
-    private readonly recorder: ToolCallRecorder,
-  ) {}
+  constructor(private readonly surface: ToolSurface) {}
 
   create(tenant: ToolTenant): Server {
     const server = new Server(SERVER_INFO, {
@@ -76,78 +63,33 @@ export class McpServerFactory {
 
     server.setRequestHandler(ListToolsRequestSchema, async (_req, extra) => ({
       // The SDK passes the result through untouched, so the frozen cached array reaches stringify.
-      tools: this.visibleTools(
+      tools: this.surface.visibleTools(
         principalOf(extra),
-        await this.grants.forTenant(tenant.id),
+        await this.surface.grantsOf(tenant.id),
       ) as Tool[],
     }));
 
     server.setRequestHandler(CallToolRequestSchema, async (req, extra) => {
-      const principal = principalOf(extra);
       const name = req.params.name;
-      const requestId = requestIdOf(extra);
-      const tool = this.registry.get(name);
-      const decision = decideToolAccess(principal, tool, await this.grants.forTenant(tenant.id));
-      if (decision.kind !== 'allowed' || !tool) {
-        this.recorder.record({
-          tenant,
-          principal,
-          tool: name,
-          outcome: 'denied',
-          requestId,
-          detail: { reason: decision.kind },
-        });
-        if (decision.kind === 'insufficient_scope') {
-          throw new McpError(
-            ErrorCode.InvalidRequest,
-            `insufficient scope: ${name} needs ${decision.scopes.join(' ')}`,
-          );
-        }
-        throw notFound(name);
-      }
-      const started = performance.now();
-      const result = await invokeTool(
-        tool,
-        req.params.arguments,
-        this.context(server, tenant, principal, tool.name, extra),
-      );
-      this.recorder.record({
+      const outcome = await this.surface.call({
+        era: '2025',
         tenant,
-        principal,
-        tool: name,
-        outcome: result.isError ? 'error' : 'ok',
-        durationMs: performance.now() - started,
-        requestId,
+        principal: principalOf(extra),
+        name,
+        args: req.params.arguments,
+        requestId: requestIdOf(extra),
+        context: this.context(server, name, extra),
       });
-      return result;
+      if (outcome.kind === 'result') return outcome.result;
+      if (outcome.kind === 'insufficient_scope') {
+        throw new McpError(
+          ErrorCode.InvalidRequest,
+          `insufficient scope: ${name} needs ${outcome.scopes.join(' ')}`,
+        );
+      }
+      throw notFound(name);
     });
     return server;
-  }
-
-  /**
-   * The tools this principal may see, decided by the one policy. The answer depends only on the
-   * tenant's grants (a new map whenever they change) and the principal's scopes and tool list, so
-   * it is kept per grants map and principal shape, as a frozen array whose JSON is kept too.
-   */
-  visibleTools(principal: Principal, grants: TenantToolGrants): readonly Tool[] {
-    let byShape = this.listed.get(grants);
-    if (!byShape) this.listed.set(grants, (byShape = new Map<string, readonly Tool[]>()));
-    // JSON, not a joined string: scopes from an IdP may contain any separator.
-    const shape = JSON.stringify([principal.scopes, principal.tools ?? null]);
-    let tools = byShape.get(shape);
-    if (!tools) {
-      const visible: Tool[] = [];
-      for (const tool of this.registry.all()) {
-        if (decideToolAccess(principal, tool, grants).kind === 'allowed') {
-          visible.push(tool.listEntry);
-        }
-      }
-      tools = Object.freeze(visible);
-      // Principal shapes come from credentials (JWT scopes among them): keep the map bounded.
-      if (byShape.size >= 256) byShape.clear();
-      byShape.set(shape, tools);
-    }
-    return tools;
   }
 
   /** JSON of a response; a tools/list answer reuses the JSON of its (cached, frozen) tool list. */
@@ -159,9 +101,7 @@ export class McpServerFactory {
         Object.isFrozen(result.tools) &&
         Object.keys(result).length === 1
       ) {
-        const tools = result.tools as readonly Tool[];
-        let json = this.listedJson.get(tools);
-        if (json === undefined) this.listedJson.set(tools, (json = JSON.stringify(tools)));
+        const json = this.surface.toolsJson(result.tools as readonly ToolListEntry[]);
         return `{"result":{"tools":${json}},"jsonrpc":"2.0","id":${JSON.stringify(message.id)}}`;
       }
     }
@@ -170,15 +110,11 @@ export class McpServerFactory {
 
   private context(
     server: Server,
-    tenant: ToolTenant,
-    principal: Principal,
     toolName: string,
     extra: Extra,
-  ): ToolContext {
+  ): Pick<ToolContext, 'signal' | 'progress' | 'log'> {
     const progressToken = extra._meta?.progressToken;
     return {
-      tenant,
-      principal,
       signal: extra.signal,
       progress: async (progress, total, message) => {
         if (progressToken === undefined) return;

@@ -4,6 +4,12 @@ import { PlatformConfig } from '@app/config';
 import { ObservabilityModule } from '@app/observability';
 import { TenancyModule } from '@app/tenancy';
 import { ToolsModule } from '@app/tools';
+import { EraRouter } from './eras/era-router';
+import { LegacyPrecheck } from './eras/legacy-precheck';
+import { ModernStrategy } from './eras/modern.strategy';
+import { SseStrategy } from './eras/sse.strategy';
+import { StreamableStrategy } from './eras/streamable.strategy';
+import { McpBodies } from './mcp-exchange';
 import { McpServerFactory } from './mcp-server.factory';
 import { McpController } from './mcp.controller';
 import { OriginGuardMiddleware } from './origin-guard.middleware';
@@ -15,6 +21,7 @@ import {
 import { SessionStore } from './session-store';
 import { SharedServers } from './shared-servers';
 import { ToolCallRecorder } from './tool-call-recorder';
+import { ToolSurface } from './tool-surface';
 import { WellKnownController } from './well-known.controller';
 
 @Module({
@@ -22,6 +29,13 @@ import { WellKnownController } from './well-known.controller';
   controllers: [McpController, WellKnownController],
   providers: [
     McpServerFactory,
+    ToolSurface,
+    McpBodies,
+    LegacyPrecheck,
+    ModernStrategy,
+    StreamableStrategy,
+    SseStrategy,
+    EraRouter,
     SessionStore,
     SharedServers,
     ToolCallRecorder,
@@ -34,7 +48,7 @@ import { WellKnownController } from './well-known.controller';
           : new LocalSessionDirectory(),
     },
   ],
-  exports: [SessionStore],
+  exports: [SessionStore, ModernStrategy],
 })
 export class McpModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {

@@ -4,7 +4,11 @@ import type { Principal } from '@app/auth';
 import { Metrics } from '@app/observability';
 import { ToolRegistry, type ToolTenant } from '@app/tools';
 
+/** The protocol era a request was served in, as metrics and audit events name it. */
+export type McpEra = '2026-07-28' | '2025';
+
 export interface ToolCallRecord {
+  era: McpEra;
   tenant: ToolTenant;
   principal: Principal;
   tool: string;
@@ -26,7 +30,7 @@ export class ToolCallRecorder {
   record(c: ToolCallRecord): void {
     // Names a client made up must not become metric series (unbounded cardinality).
     const tool = this.registry.get(c.tool) ? c.tool : '(unknown)';
-    this.metrics.toolCalls.inc({ tenant: c.tenant.slug, tool, outcome: c.outcome });
+    this.metrics.toolCalls.inc({ tenant: c.tenant.slug, tool, outcome: c.outcome, era: c.era });
     if (c.durationMs !== undefined)
       this.metrics.toolDuration.observe({ tool }, c.durationMs / 1000);
     this.audit.record({
@@ -39,7 +43,7 @@ export class ToolCallRecorder {
       outcome: c.outcome,
       durationMs: c.durationMs,
       requestId: c.requestId,
-      detail: c.detail,
+      detail: { ...c.detail, era: c.era },
     });
   }
 }

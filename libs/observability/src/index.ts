@@ -4,3 +4,4 @@ export * from './observability.module';
 export * from './json-body';
 export * from './json-body.interceptor';
 export * from './metrics';
+export * from './long-lived';

@@ -26,8 +26,15 @@ export class Metrics {
 
   readonly toolCalls = new Counter({
     name: 'mcp_tool_calls_total',
-    help: 'MCP tool calls by tenant, tool and outcome (ok, error, denied)',
-    labelNames: ['tenant', 'tool', 'outcome'] as const,
+    help: 'MCP tool calls by tenant, tool, outcome (ok, error, denied) and protocol era (2026-07-28, 2025)',
+    labelNames: ['tenant', 'tool', 'outcome', 'era'] as const,
+    registers: [this.registry],
+  });
+
+  readonly mcpRequests = new Counter({
+    name: 'mcp_requests_total',
+    help: 'Requests to tenant MCP endpoints by protocol era (2026-07-28, 2025) and transport (streamable-http, sse)',
+    labelNames: ['era', 'transport'] as const,
     registers: [this.registry],
   });
 

@@ -10,6 +10,13 @@ import {
 export const TENANT_STATUSES = ['active', 'suspended'] as const;
 export type TenantStatus = (typeof TENANT_STATUSES)[number];
 
+/**
+ * Which MCP protocol eras a tenant's endpoint serves: both (`dual`), only 2026-07-28
+ * (`modern-only`) or only the 2025 revisions and the legacy SSE transport (`legacy-only`).
+ */
+export const PROTOCOL_POSTURES = ['dual', 'modern-only', 'legacy-only'] as const;
+export type ProtocolPosture = (typeof PROTOCOL_POSTURES)[number];
+
 export interface TenantJwtSettings {
   issuer: string;
   jwksUri: string;
@@ -35,6 +42,12 @@ export interface TenantSettings {
   rateLimits?: TenantRateLimits;
   /** The tenant's own identity provider, for JWT bearer tokens. */
   auth?: { jwt?: TenantJwtSettings };
+  /** Absent: `dual`. */
+  protocol?: ProtocolPosture;
+}
+
+export function protocolPosture(tenant: { settings: TenantSettings }): ProtocolPosture {
+  return tenant.settings.protocol ?? 'dual';
 }
 
 @Entity('tenants')

@@ -11,6 +11,7 @@ import { Repository } from 'typeorm';
 import { isUniqueViolation, Page } from '@app/database';
 import { ChangeFeed } from './change-feed';
 import {
+  ProtocolPosture,
   SLUG_PATTERN,
   Tenant,
   TenantJwtSettings,
@@ -32,6 +33,7 @@ export interface UpdateTenant {
   status?: TenantStatus;
   allowedOrigins?: string[];
   rateLimits?: TenantRateLimits;
+  protocol?: ProtocolPosture;
 }
 
 const MISS_CHECKS_PER_SECOND = 5;
@@ -165,9 +167,10 @@ export class TenantsService implements OnModuleInit {
 
   async update(slug: string, patch: UpdateTenant): Promise<Tenant> {
     const tenant = await this.getBySlug(slug);
-    const { allowedOrigins, rateLimits, ...fields } = patch;
+    const { allowedOrigins, rateLimits, protocol, ...fields } = patch;
     Object.assign(tenant, fields);
     if (allowedOrigins) tenant.settings = { ...tenant.settings, allowedOrigins };
+    if (protocol) tenant.settings = { ...tenant.settings, protocol };
     if (rateLimits) {
       tenant.settings = {
         ...tenant.settings,

@@ -1,11 +1,19 @@
 import { SetMetadata } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
-import type { ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
 import type { z } from 'zod';
 import type { ToolArgumentLimits } from '@app/config';
 
 /** A scope is `resource:action`, e.g. `notes:read`. */
 export type ScopeName = `${string}:${string}`;
+
+/** MCP's hints about a tool's behaviour (plain JSON, the same in every protocol era). */
+export interface ToolAnnotations {
+  title?: string;
+  readOnlyHint?: boolean;
+  destructiveHint?: boolean;
+  idempotentHint?: boolean;
+  openWorldHint?: boolean;
+}
 
 export interface McpToolOptions {
   /** Unique across the platform; what clients call. */

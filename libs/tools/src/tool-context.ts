@@ -1,5 +1,8 @@
-import type { LoggingLevel } from '@modelcontextprotocol/sdk/types.js';
 import type { Principal } from '@app/auth';
+
+/** MCP's log levels (RFC 5424), the same in every protocol era. */
+export type ToolLogLevel =
+  'debug' | 'info' | 'notice' | 'warning' | 'error' | 'critical' | 'alert' | 'emergency';
 
 export interface ToolTenant {
   id: string;
@@ -14,8 +17,11 @@ export interface ToolContext {
   signal: AbortSignal;
   /** Reports progress when the client asked for it (a progress token); a no-op otherwise. */
   progress(progress: number, total?: number, message?: string): Promise<void>;
-  /** Sends a log message to the client, subject to its `logging/setLevel`. */
-  log(level: LoggingLevel, data: unknown): Promise<void>;
+  /**
+   * Sends a log message to the client, at or above the level it asked for (2025: its
+   * `logging/setLevel`; 2026-07-28: the request's own `logLevel`, no messages without one).
+   */
+  log(level: ToolLogLevel, data: unknown): Promise<void>;
 }
 
 /** A tool's answer to a caller's mistake: becomes a tool error the model can read and correct. */

@@ -1,5 +1,4 @@
 import { Logger } from '@nestjs/common';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { z } from 'zod';
 import { describeTextProblem, findUnstorableText, isDatabaseUnavailable } from '@app/database';
 import { checkArgumentShape } from './argument-limits';
@@ -8,17 +7,25 @@ import type { ToolDefinition } from './tool-registry';
 
 const logger = new Logger('ToolInvoker');
 
+/** A `tools/call` result as plain JSON, the same in every protocol era and SDK. */
+export interface ToolCallResult {
+  [key: string]: unknown;
+  content: ({ type: 'text'; text: string } | Record<string, unknown>)[];
+  structuredContent?: Record<string, unknown>;
+  isError?: boolean;
+}
+
 function describeIssues(error: z.ZodError): string {
   return error.issues
     .map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message))
     .join('; ');
 }
 
-export function toolError(text: string): CallToolResult {
+export function toolError(text: string): ToolCallResult {
   return { isError: true, content: [{ type: 'text', text }] };
 }
 
-function toResult(tool: ToolDefinition, out: unknown): CallToolResult {
+function toResult(tool: ToolDefinition, out: unknown): ToolCallResult {
   if (out === undefined || out === null) return { content: [] };
   if (typeof out === 'string') return { content: [{ type: 'text', text: out }] };
   const text = JSON.stringify(out);
@@ -36,7 +43,7 @@ export async function invokeTool(
   tool: ToolDefinition,
   args: unknown,
   ctx: ToolContext,
-): Promise<CallToolResult> {
+): Promise<ToolCallResult> {
   // The caps first, so nothing walks deeper or longer than the tool allows (findUnstorableText and
   // zod would). Over-cap arguments are the caller's mistake like any invalid argument, and the MCP
   // specification has invalid arguments reported as tool errors the model can read and correct,

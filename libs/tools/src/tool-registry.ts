@@ -1,12 +1,27 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
-import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { TENANT_ADMIN_SCOPE } from '@app/auth';
 import { PlatformConfig, type ToolArgumentLimits } from '@app/config';
 import { resolveArgumentLimits } from './argument-limits';
-import { McpTool, McpToolOptions, REQUIRED_SCOPES, ScopeName } from './decorators';
+import {
+  McpTool,
+  McpToolOptions,
+  REQUIRED_SCOPES,
+  ScopeName,
+  type ToolAnnotations,
+} from './decorators';
 import type { ToolContext } from './tool-context';
+
+/** A `tools/list` entry as plain JSON (JSON Schemas included), shared by every protocol era. */
+export interface ToolListEntry {
+  readonly name: string;
+  readonly title?: string;
+  readonly description: string;
+  readonly inputSchema: { readonly type: 'object'; readonly [key: string]: unknown };
+  readonly outputSchema?: { readonly type: 'object'; readonly [key: string]: unknown };
+  readonly annotations?: Readonly<ToolAnnotations>;
+}
 
 export interface ToolDefinition {
   readonly name: string;
@@ -18,11 +33,11 @@ export interface ToolDefinition {
   /** Caps on the arguments: the config's defaults with the tool's own `limits` on top. */
   readonly limits: ToolArgumentLimits;
   /** The `tools/list` entry, JSON Schemas included, computed once at boot. */
-  readonly listEntry: Tool;
+  readonly listEntry: ToolListEntry;
   readonly handler: (args: unknown, ctx: ToolContext) => Promise<unknown>;
 }
 
-function jsonSchema(schema: z.ZodObject): Tool['inputSchema'] {
+function jsonSchema(schema: z.ZodObject): ToolListEntry['inputSchema'] {
   const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<
     string,
     unknown
@@ -114,7 +129,7 @@ export class ToolRegistry implements OnModuleInit {
     requiredScopes: readonly string[],
     fn: (args: unknown, ctx: ToolContext) => unknown,
   ): ToolDefinition {
-    const listEntry: Tool = {
+    const listEntry: ToolListEntry = {
       name: o.name,
       ...(o.title ? { title: o.title } : {}),
       description: o.description,

@@ -1,0 +1,159 @@
+import { ForbiddenException, Injectable } from '@nestjs/common';
+import type { Response } from 'express';
+import { bearerChallenge, type Principal, resourceMetadataUrl } from '@app/auth';
+import { PlatformConfig } from '@app/config';
+import { ToolGrantsService } from '@app/tenancy';
+import {
+  decideToolAccess,
+  invokeTool,
+  type TenantToolGrants,
+  type ToolCallResult,
+  type ToolContext,
+  type ToolListEntry,
+  ToolRegistry,
+  type ToolTenant,
+} from '@app/tools';
+import { sendJsonRpcError } from './jsonrpc';
+import { JSONRPC_INVALID_PARAMS, type McpRequest, tooLarge } from './mcp-exchange';
+import { type McpEra, ToolCallRecorder } from './tool-call-recorder';
+
+export type ToolCallOutcome =
+  | { kind: 'result'; result: ToolCallResult }
+  | { kind: 'insufficient_scope'; scopes: readonly string[] }
+  | { kind: 'hidden' };
+
+export interface ToolCall {
+  era: McpEra;
+  tenant: ToolTenant;
+  principal: Principal;
+  name: string;
+  args: unknown;
+  requestId?: string;
+  context: Pick<ToolContext, 'signal' | 'progress' | 'log'>;
+}
+
+/**
+ * What every protocol era shows and runs, in plain JSON and free of either SDK: the tools a
+ * principal may see, a `tools/call` through the one policy with its audit record, and the HTTP
+ * pre-check that answers a scope shortfall with a step-up challenge.
+ */
+@Injectable()
+export class ToolSurface {
+  private readonly listed = new WeakMap<TenantToolGrants, Map<string, readonly ToolListEntry[]>>();
+  private readonly listedJson = new WeakMap<readonly ToolListEntry[], string>();
+
+  constructor(
+    private readonly config: PlatformConfig,
+    private readonly registry: ToolRegistry,
+    private readonly grants: ToolGrantsService,
+    private readonly recorder: ToolCallRecorder,
+  ) {}
+
+  grantsOf(tenantId: string): Promise<TenantToolGrants> {
+    return this.grants.forTenant(tenantId);
+  }
+
+  /**
+   * The tools this principal may see, decided by the one policy. The answer depends only on the
+   * tenant's grants (a new map whenever they change) and the principal's scopes and tool list, so
+   * it is kept per grants map and principal shape, as a frozen array whose JSON is kept too.
+   */
+  visibleTools(principal: Principal, grants: TenantToolGrants): readonly ToolListEntry[] {
+    let byShape = this.listed.get(grants);
+    if (!byShape) this.listed.set(grants, (byShape = new Map<string, readonly ToolListEntry[]>()));
+    // JSON, not a joined string: scopes from an IdP may contain any separator.
+    const shape = JSON.stringify([principal.scopes, principal.tools ?? null]);
+    let tools = byShape.get(shape);
+    if (!tools) {
+      const visible: ToolListEntry[] = [];
+      for (const tool of this.registry.all()) {
+        if (decideToolAccess(principal, tool, grants).kind === 'allowed') {
+          visible.push(tool.listEntry);
+        }
+      }
+      tools = Object.freeze(visible);
+      // Principal shapes come from credentials (JWT scopes among them): keep the map bounded.
+      if (byShape.size >= 256) byShape.clear();
+      byShape.set(shape, tools);
+    }
+    return tools;
+  }
+
+  /** The JSON of a list `visibleTools` returned, computed once per list. */
+  toolsJson(tools: readonly ToolListEntry[]): string {
+    let json = this.listedJson.get(tools);
+    if (json === undefined) this.listedJson.set(tools, (json = JSON.stringify(tools)));
+    return json;
+  }
+
+  async call(c: ToolCall): Promise<ToolCallOutcome> {
+    const tool = this.registry.get(c.name);
+    const decision = decideToolAccess(c.principal, tool, await this.grants.forTenant(c.tenant.id));
+    const record = { era: c.era, tenant: c.tenant, principal: c.principal, tool: c.name };
+    if (decision.kind !== 'allowed' || !tool) {
+      this.recorder.record({
+        ...record,
+        outcome: 'denied',
+        requestId: c.requestId,
+        detail: { reason: decision.kind },
+      });
+      return decision.kind === 'insufficient_scope' ? decision : { kind: 'hidden' };
+    }
+    const started = performance.now();
+    const result = await invokeTool(tool, c.args, {
+      ...c.context,
+      tenant: c.tenant,
+      principal: c.principal,
+    });
+    this.recorder.record({
+      ...record,
+      outcome: result.isError ? 'error' : 'ok',
+      durationMs: performance.now() - started,
+      requestId: c.requestId,
+    });
+    return { kind: 'result', result };
+  }
+
+  /**
+   * The HTTP-level check of a `tools/call` before any SDK sees it, the same in both eras: a body
+   * over the tool's own argument limit is a 413, and a call the principal lacks scopes for is an
+   * HTTP 403 with a step-up challenge (thrown, for the exception filter), decided by the one
+   * policy. Returns false when it answered.
+   */
+  async precheck(req: McpRequest, res: Response, era: McpEra, name: string): Promise<boolean> {
+    const tool = this.registry.get(name);
+    if (tool && req.bodyBytes !== undefined && req.bodyBytes > tool.limits.maxBytes) {
+      sendJsonRpcError(
+        res,
+        413,
+        JSONRPC_INVALID_PARAMS,
+        tooLarge(req.bodyBytes, tool.limits.maxBytes, tool.name),
+      );
+      return false;
+    }
+    const decision = decideToolAccess(req.user, tool, await this.grants.forTenant(req.tenant.id));
+    if (decision.kind !== 'insufficient_scope') return true;
+    this.recorder.record({
+      era,
+      tenant: req.tenant,
+      principal: req.user,
+      tool: name,
+      outcome: 'denied',
+      requestId: res.getHeader('X-Request-Id') as string | undefined,
+      detail: { reason: 'insufficient_scope' },
+    });
+    const scope = decision.scopes.join(' ');
+    res.setHeader(
+      'WWW-Authenticate',
+      bearerChallenge({
+        error: 'insufficient_scope',
+        scope,
+        resource_metadata: resourceMetadataUrl(this.config.publicUrl, req.tenant.slug),
+        error_description: `${name} needs ${scope}`,
+      }),
+    );
+    throw new ForbiddenException(
+      `insufficient scope: tool ${name} needs ${scope}; ask for a key or token with it`,
+    );
+  }
+}

@@ -1,0 +1,75 @@
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { baseUrl, Target } from './admin';
+import { RawResponse } from './http';
+import { MCP_POST_HEADERS, nextRpcId, rawMcp } from './mcp';
+
+/** The 2026-07-28 revision: no initialize, an envelope on every request. */
+export const MODERN = '2026-07-28';
+
+export type NegotiationMode = { pin: typeof MODERN } | 'auto' | 'legacy';
+
+/** A real v2 SDK client (`@modelcontextprotocol/client`) on a tenant's endpoint. */
+export async function openModernClient(
+  target: Target,
+  slug: string,
+  headers: Record<string, string>,
+  mode: NegotiationMode = { pin: MODERN },
+): Promise<Client> {
+  const client = new Client(
+    { name: 'e2e-modern', version: '1.0.0' },
+    { versionNegotiation: { mode } },
+  );
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(`${baseUrl(target)}/t/${slug}/mcp`), {
+      requestInit: { headers },
+    }),
+  );
+  return client;
+}
+
+/** The `_meta` envelope of a 2026-07-28 request; `over` replaces or (undefined) removes keys. */
+export function envelope(over: Record<string, unknown> = {}): Record<string, unknown> {
+  const meta: Record<string, unknown> = {
+    'io.modelcontextprotocol/protocolVersion': MODERN,
+    'io.modelcontextprotocol/clientCapabilities': {},
+    'io.modelcontextprotocol/clientInfo': { name: 'raw-e2e', version: '1.0.0' },
+    ...over,
+  };
+  for (const k of Object.keys(meta)) if (meta[k] === undefined) delete meta[k];
+  return meta;
+}
+
+export interface ModernCall {
+  method: string;
+  params?: Record<string, unknown>;
+  /** Replaces envelope keys (undefined removes one). */
+  meta?: Record<string, unknown>;
+  /** Replaces the standard headers (undefined removes one). */
+  headers?: Record<string, string | undefined>;
+  id?: number;
+  timeoutMs?: number;
+}
+
+/** One raw 2026-07-28 POST with the standard headers a conforming client sends. */
+export function modernPost(target: Target, slug: string, auth: Record<string, string>, c: ModernCall): Promise<RawResponse> {
+  const name = typeof c.params?.name === 'string' ? c.params.name : undefined;
+  const headers: Record<string, string | undefined> = {
+    ...MCP_POST_HEADERS,
+    'MCP-Protocol-Version': MODERN,
+    'Mcp-Method': c.method,
+    ...(name !== undefined ? { 'Mcp-Name': name } : {}),
+    ...auth,
+    ...c.headers,
+  };
+  for (const k of Object.keys(headers)) if (headers[k] === undefined) delete headers[k];
+  return rawMcp(target, slug, {
+    headers: headers as Record<string, string>,
+    body: {
+      jsonrpc: '2.0',
+      id: c.id ?? nextRpcId(),
+      method: c.method,
+      params: { ...c.params, _meta: envelope(c.meta) },
+    },
+    timeoutMs: c.timeoutMs,
+  });
+}
