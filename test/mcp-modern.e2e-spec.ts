@@ -1,4 +1,11 @@
-import { bearer, builtInToolsFor, builtInAmong, MCP_POST_HEADERS, rawMcp, initializeRequest } from './support/mcp';
+import {
+  bearer,
+  builtInToolsFor,
+  builtInAmong,
+  MCP_POST_HEADERS,
+  rawMcp,
+  initializeRequest,
+} from './support/mcp';
 import { MODERN, modernPost, openModernClient } from './support/mcp-modern';
 import { usePlatform } from './support/platform';
 import { withDiagnosticTools } from './support/diagnostic-tools';
@@ -24,9 +31,15 @@ describe('MCP 2026-07-28 era', () => {
     console.log(r.status, r.text);
     const l = await modernPost(p, t.slug, bearer(t.key), { method: 'tools/list' });
     console.log(l.status, l.text.slice(0, 300));
-    const d = await modernPost(p, t.slug, bearer(t.key), { method: 'tools/call', params: { name: 'notes_list', arguments: {} } });
+    const d = await modernPost(p, t.slug, bearer(t.key), {
+      method: 'tools/call',
+      params: { name: 'notes_list', arguments: {} },
+    });
     console.log(d.status, d.headers.get('www-authenticate'), d.text);
-    const i = await rawMcp(p, t.slug, { headers: { ...MCP_POST_HEADERS, ...bearer(t.key) }, body: initializeRequest() });
+    const i = await rawMcp(p, t.slug, {
+      headers: { ...MCP_POST_HEADERS, ...bearer(t.key) },
+      body: initializeRequest(),
+    });
     console.log(i.status, i.text.slice(0, 200), MODERN);
   });
 });

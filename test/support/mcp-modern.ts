@@ -51,7 +51,12 @@ export interface ModernCall {
 }
 
 /** One raw 2026-07-28 POST with the standard headers a conforming client sends. */
-export function modernPost(target: Target, slug: string, auth: Record<string, string>, c: ModernCall): Promise<RawResponse> {
+export function modernPost(
+  target: Target,
+  slug: string,
+  auth: Record<string, string>,
+  c: ModernCall,
+): Promise<RawResponse> {
   const name = typeof c.params?.name === 'string' ? c.params.name : undefined;
   const headers: Record<string, string | undefined> = {
     ...MCP_POST_HEADERS,

@@ -17,6 +17,7 @@ import {
 import { DirectTransport } from './direct-transport';
 import { McpServerFactory } from './mcp-server.factory';
 import type { ToolCallRecorder } from './tool-call-recorder';
+import { ToolSurface } from './tool-surface';
 
 const none = z.object({});
 
@@ -71,15 +72,23 @@ const names = (tools: readonly Tool[]) => tools.map((t) => t.name).sort();
 
 describe(McpServerFactory.name, () => {
   let registry: ToolRegistry;
-  let factory: McpServerFactory;
+  let factory: ReturnType<typeof factoryWith>;
 
-  /** The factory with a grants service answering `grants` for every tenant. */
-  const factoryWith = (grants?: () => TenantToolGrants) =>
-    new McpServerFactory(
+  /**
+   * The factory over a ToolSurface whose grants service answers `grants` for every tenant, with
+   * the surface's visibleTools beside it (the lists the factory's servers answer with).
+   */
+  const factoryWith = (grants?: () => TenantToolGrants) => {
+    const surface = new ToolSurface(
+      loadConfig({}),
       registry,
       { forTenant: () => Promise.resolve(grants?.() ?? new Map()) } as unknown as ToolGrantsService,
       { record: jest.fn() } as unknown as ToolCallRecorder,
     );
+    return Object.assign(new McpServerFactory(surface), {
+      visibleTools: surface.visibleTools.bind(surface),
+    });
+  };
 
   beforeAll(async () => {
     const moduleRef = await Test.createTestingModule({
