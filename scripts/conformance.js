@@ -382,7 +382,7 @@ function results(outDir, text) {
       passed: count('SUCCESS'),
       failed: count('FAILURE'),
       warnings: count('WARNING'),
-      failing: checks.filter((c) => c.status === 'FAILURE' || c.status === 'WARNING').map((c) => c.id),
+      failing: [...new Set(checks.filter((c) => c.status === 'FAILURE' || c.status === 'WARNING').map((c) => c.id))],
     });
   }
   // A scenario that threw is reported by the suite but leaves no checks.json.
@@ -496,7 +496,8 @@ async function main() {
       const gone = platform.exited();
       if (gone) throw new Failure(`the platform exited (${gone.code ?? gone.signal}) during the ${revision} run:\n${platform.tail()}`);
     }
-    const report = [...summaries, ...(problems.length ? ['also required:', ...problems.map((p) => `  ${p}`)] : [])].join('\n\n');
+    if (problems.length) summaries.push(['also required:', ...problems.map((p) => `  ${p}`)].join('\n'));
+    const report = summaries.join('\n\n');
     fs.writeFileSync(path.join(ARTIFACTS, 'summary.txt'), `${report}\n`);
     process.stdout.write(`\n========== conformance summary ==========\n${report}\n\nfull reports: ${path.relative(ROOT, ARTIFACTS)}/\n`);
     if (failed || problems.length) {

@@ -5,7 +5,7 @@ for the 2025 era, SDK v2 alone for 2026-07-28).
 
   npm run bench                   load comparison: tools/call \`add\`, 2025 stateful and
                                   stateless, and modern (2026-07-28)
-  npm run bench -- --quick        the same as a ~30 s smoke run
+  npm run bench -- --quick        the same as a ~1 min smoke run
   npm run bench -- --scale        scale figures only (RSS with idle sessions, tools/list
                                   latency, API-key verification with 1 vs many tenants)
   npm run bench -- --all          both

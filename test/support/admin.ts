@@ -25,6 +25,7 @@ export interface TenantBody {
   status: string;
   allowedOrigins: string[];
   rateLimits: Record<string, number>;
+  protocol: string;
   createdAt: string;
   updatedAt: string;
 }

@@ -57,7 +57,9 @@ export function modernPost(
   auth: Record<string, string>,
   c: ModernCall,
 ): Promise<RawResponse> {
-  const name = typeof c.params?.name === 'string' ? c.params.name : undefined;
+  // Mcp-Name carries what the body names: a tool or prompt name, or a resource URI.
+  const named = c.params?.name ?? c.params?.uri;
+  const name = typeof named === 'string' ? named : undefined;
   const headers: Record<string, string | undefined> = {
     ...MCP_POST_HEADERS,
     'MCP-Protocol-Version': MODERN,
@@ -77,4 +79,67 @@ export function modernPost(
     },
     timeoutMs: c.timeoutMs,
   });
+}
+
+/** A raw `subscriptions/listen` stream: its messages as they arrive, and how it ended. */
+export interface ListenStream {
+  status: number;
+  /** The listen request's id: the subscription id its events carry. */
+  id: number;
+  messages: Record<string, unknown>[];
+  /** Resolves when the stream ends, with whether its last message was the listen result. */
+  ended: Promise<{ graceful: boolean }>;
+  close(): void;
+}
+
+export async function openListen(
+  target: Target,
+  slug: string,
+  auth: Record<string, string>,
+  filter: Record<string, boolean> = { toolsListChanged: true },
+): Promise<ListenStream> {
+  const abort = new AbortController();
+  const id = nextRpcId();
+  const res = await fetch(`${baseUrl(target)}/t/${slug}/mcp`, {
+    method: 'POST',
+    signal: abort.signal,
+    headers: {
+      ...MCP_POST_HEADERS,
+      'MCP-Protocol-Version': MODERN,
+      'Mcp-Method': 'subscriptions/listen',
+      ...auth,
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id,
+      method: 'subscriptions/listen',
+      params: { notifications: filter, _meta: envelope() },
+    }),
+  });
+  const messages: Record<string, unknown>[] = [];
+  const ended = (async () => {
+    const decoder = new TextDecoder();
+    let buffer = '';
+    try {
+      for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+        buffer += decoder.decode(chunk, { stream: true });
+        let cut: number;
+        while ((cut = buffer.indexOf('\n\n')) >= 0) {
+          const event = buffer.slice(0, cut);
+          buffer = buffer.slice(cut + 2);
+          const data = event
+            .split('\n')
+            .filter((l) => l.startsWith('data:'))
+            .map((l) => l.slice(5).trim())
+            .join('\n');
+          if (data) messages.push(JSON.parse(data) as Record<string, unknown>);
+        }
+      }
+    } catch {
+      // Aborted or cut: the messages so far say how it ended.
+    }
+    const last = messages.at(-1);
+    return { graceful: !!last && last.id === id && 'result' in last };
+  })();
+  return { status: res.status, id, messages, ended, close: () => abort.abort() };
 }
