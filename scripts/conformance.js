@@ -47,7 +47,7 @@ function usage() {
   return [
     'usage: node scripts/conformance.js [revision ...] [--scenario <name>]',
     `  revisions: ${REVISIONS.join(', ')} (default: all)`,
-    '  --scenario <name>  run one scenario at each given revision (at that revision\'s wire)',
+    "  --scenario <name>  run one scenario at each given revision (at that revision's wire)",
   ].join('\n');
 }
 
@@ -88,7 +88,8 @@ function suiteProblem() {
     const got = readJson(path.join(SUITE_DIR, 'node_modules', name, 'package.json'))?.version;
     if (got !== wanted[name]) return `${name}@${wanted[name]} is ${got ? `at ${got}` : 'missing'}`;
   }
-  if (!fs.existsSync(NODE22) || !fs.existsSync(SUITE_CLI)) return 'the node binary or CLI is missing';
+  if (!fs.existsSync(NODE22) || !fs.existsSync(SUITE_CLI))
+    return 'the node binary or CLI is missing';
   const v = spawnSync(NODE22, ['--version'], { encoding: 'utf8' });
   const major = Number(/^v(\d+)/.exec(v.stdout ?? '')?.[1]);
   if (!(major >= 22)) return `${NODE22} does not run as Node >= 22 (${v.stdout || v.error})`;
@@ -126,17 +127,21 @@ function build() {
   const nest = path.join(ROOT, 'node_modules', '@nestjs', 'cli', 'bin', 'nest.js');
   const res = spawnSync(process.execPath, [nest, 'build'], { cwd: ROOT, stdio: 'inherit' });
   if (res.status === 0) return;
-  if (distStale()) throw new Failure(`nest build failed (exit ${res.status ?? res.signal}) and emitted no fresh dist/`);
+  if (distStale())
+    throw new Failure(
+      `nest build failed (exit ${res.status ?? res.signal}) and emitted no fresh dist/`,
+    );
   log('warning: nest build reported errors but emitted dist/; running that');
 }
 
 /**
  * A private copy of dist/ (nest build empties and refills dist/, and someone may rebuild while the
- * suite runs). It lives under node_modules/ so the compiled code still resolves the dependencies.
+ * suite runs). A sibling of dist/, so the compiled code resolves node_modules/ and its source maps
+ * point at the real sources in the platform's stack traces.
  */
 function copyDist(cleanup) {
   for (let attempt = 1; ; attempt++) {
-    const dir = path.join(ROOT, 'node_modules', '.cache', `conformance-dist-${randomBytes(6).toString('hex')}`);
+    const dir = path.join(ROOT, `.conformance-dist-${randomBytes(6).toString('hex')}`);
     cleanup.push(() => fs.rmSync(dir, { recursive: true, force: true }));
     const before = fs.statSync(path.join(DIST, MAIN_REL), { throwIfNoEntry: false })?.mtimeMs;
     try {
@@ -188,14 +193,20 @@ function startPlatform({ main, port, dataDir, adminToken, publicUrl, cleanup }) 
   const logFile = path.join(ARTIFACTS, 'platform.log');
   const out = fs.createWriteStream(logFile);
   let tail = '';
-  const child = spawn(process.execPath, [main], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [main], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   for (const s of [child.stdout, child.stderr]) {
     s.on('data', (c) => {
       out.write(c);
       tail = (tail + c.toString('utf8')).slice(-4000);
     });
   }
-  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   let gone;
   void exited.then((e) => (gone = e));
   const stop = async () => {
@@ -234,13 +245,18 @@ async function waitReady(base, platform, timeoutMs = 120_000) {
     }
     await sleep(200);
   }
-  throw new Failure(`the platform did not answer GET /readyz with 200 within ${timeoutMs / 1000}s (last: ${last}); see ${path.relative(ROOT, platform.logFile)}`);
+  throw new Failure(
+    `the platform did not answer GET /readyz with 200 within ${timeoutMs / 1000}s (last: ${last}); see ${path.relative(ROOT, platform.logFile)}`,
+  );
 }
 
 async function admin(base, token, method, route, body, expected) {
   const res = await fetch(`${base}${route}`, {
     method,
-    headers: { Authorization: `Bearer ${token}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+    headers: {
+      Authorization: `Bearer ${token}`,
+      ...(body ? { 'Content-Type': 'application/json' } : {}),
+    },
     body: body ? JSON.stringify(body) : undefined,
     signal: AbortSignal.timeout(15_000),
   });
@@ -253,9 +269,23 @@ async function admin(base, token, method, route, body, expected) {
 /** Tenant `conf` and a key holding every scope a tool in the catalog asks for; returns the key. */
 async function provision(base, token) {
   await admin(base, token, 'POST', '/admin/tenants', { slug: TENANT, name: 'Conformance' }, 201);
-  const { items } = await admin(base, token, 'GET', `/admin/tenants/${TENANT}/tools`, undefined, 200);
+  const { items } = await admin(
+    base,
+    token,
+    'GET',
+    `/admin/tenants/${TENANT}/tools`,
+    undefined,
+    200,
+  );
   const scopes = [...new Set(items.flatMap((t) => t.requiredScopes))].sort();
-  const key = await admin(base, token, 'POST', `/admin/tenants/${TENANT}/keys`, { name: 'conformance', scopes }, 201);
+  const key = await admin(
+    base,
+    token,
+    'POST',
+    `/admin/tenants/${TENANT}/keys`,
+    { name: 'conformance', scopes },
+    201,
+  );
   log(`tenant "${TENANT}", ${items.length} tools, key with scopes [${scopes.join(', ')}]`);
   return key.secret;
 }
@@ -296,7 +326,13 @@ function startProxy(upstreamPort, apiKey, cleanup) {
     up.on('error', (err) => {
       if (res.headersSent) return res.destroy();
       res.writeHead(502, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify({ statusCode: 502, error: 'Bad Gateway', message: `conformance proxy: ${err.message}` }));
+      res.end(
+        JSON.stringify({
+          statusCode: 502,
+          error: 'Bad Gateway',
+          message: `conformance proxy: ${err.message}`,
+        }),
+      );
     });
     // A client that goes away (an SSE stream it is done with) ends the upstream request too.
     res.on('close', () => {
@@ -333,7 +369,9 @@ function runSuite(revision, url, scenario) {
   else args.push('--requirements', revision);
   if (fs.existsSync(baseline)) args.push('--expected-failures', baseline);
   else log(`no baseline ${path.relative(ROOT, baseline)}: every scored failure counts`);
-  log(`${revision}: ${path.relative(ROOT, NODE22)} ${args.map((a) => path.isAbsolute(a) ? path.relative(ROOT, a) : a).join(' ')}`);
+  log(
+    `${revision}: ${path.relative(ROOT, NODE22)} ${args.map((a) => (path.isAbsolute(a) ? path.relative(ROOT, a) : a)).join(' ')}`,
+  );
   const output = fs.createWriteStream(path.join(outDir, 'output.txt'));
   return new Promise((resolve, reject) => {
     const child = spawn(NODE22, args, {
@@ -382,13 +420,24 @@ function results(outDir, text) {
       passed: count('SUCCESS'),
       failed: count('FAILURE'),
       warnings: count('WARNING'),
-      failing: [...new Set(checks.filter((c) => c.status === 'FAILURE' || c.status === 'WARNING').map((c) => c.id))],
+      failing: [
+        ...new Set(
+          checks.filter((c) => c.status === 'FAILURE' || c.status === 'WARNING').map((c) => c.id),
+        ),
+      ],
     });
   }
   // A scenario that threw is reported by the suite but leaves no checks.json.
   for (const m of text.matchAll(/^=== Running scenario: (\S+) ===$/gm)) {
     if (!rows.has(m[1]))
-      rows.set(m[1], { scenario: m[1], passed: 0, failed: 1, warnings: 0, failing: [m[1]], noResult: true });
+      rows.set(m[1], {
+        scenario: m[1],
+        passed: 0,
+        failed: 1,
+        warnings: 0,
+        failing: [m[1]],
+        noResult: true,
+      });
   }
   // In the order the suite ran them.
   const order = [...text.matchAll(/^=== Running scenario: (\S+) ===$/gm)].map((m) => m[1]);
@@ -404,7 +453,9 @@ function scoredScenarios(revision) {
   });
   const section = /^Server scenarios[^\n]*:\n((?:  - .*\n)*)/m.exec(res.stdout ?? '')?.[1];
   if (res.status !== 0 || !section)
-    throw new Failure(`conformance list --server --requirements ${revision} did not list server scenarios:\n${res.stdout}${res.stderr}`);
+    throw new Failure(
+      `conformance list --server --requirements ${revision} did not list server scenarios:\n${res.stdout}${res.stderr}`,
+    );
   return new Set([...section.matchAll(/^  - (\S+)/gm)].map((m) => m[1]));
 }
 
@@ -416,8 +467,13 @@ function verdicts(revision, rows, run) {
   for (const r of rows) {
     const bad = r.failed + r.warnings > 0;
     if (held.includes(r.scenario)) {
-      r.verdict = bad ? 'FAIL (required, unscored by the suite)' : 'ok (required, unscored by the suite)';
-      if (bad) problems.push(`${revision} ${r.scenario} (not scored by the suite, required here): ${r.failing.join(', ')}`);
+      r.verdict = bad
+        ? 'FAIL (required, unscored by the suite)'
+        : 'ok (required, unscored by the suite)';
+      if (bad)
+        problems.push(
+          `${revision} ${r.scenario} (not scored by the suite, required here): ${r.failing.join(', ')}`,
+        );
     } else if (!scored.has(r.scenario)) {
       r.verdict = bad ? 'fails, not scored' : 'ok, not scored';
     } else if (base.scenarios.has(r.scenario)) {
@@ -440,10 +496,25 @@ function verdicts(revision, rows, run) {
 
 function table(revision, rows) {
   const head = ['scenario', 'passed', 'failed', 'warnings', 'verdict'];
-  const body = rows.map((r) => [r.scenario, String(r.passed), String(r.failed), String(r.warnings), r.verdict]);
+  const body = rows.map((r) => [
+    r.scenario,
+    String(r.passed),
+    String(r.failed),
+    String(r.warnings),
+    r.verdict,
+  ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells) => cells.map((c, i) => (i >= 1 && i <= 3 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
-  return [`${revision}`, line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+  const line = (cells) =>
+    cells
+      .map((c, i) => (i >= 1 && i <= 3 ? c.padStart(widths[i]) : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
+  return [
+    `${revision}`,
+    line(head),
+    line(widths.map((w) => '-'.repeat(w))),
+    ...body.map(line),
+  ].join('\n');
 }
 
 // ---- main ------------------------------------------------------------------------------------
@@ -494,14 +565,22 @@ async function main() {
       summaries.push(`${table(revision, rows)}\nsuite exit code: ${run.code}`);
       if (run.code !== 0) failed = true;
       const gone = platform.exited();
-      if (gone) throw new Failure(`the platform exited (${gone.code ?? gone.signal}) during the ${revision} run:\n${platform.tail()}`);
+      if (gone)
+        throw new Failure(
+          `the platform exited (${gone.code ?? gone.signal}) during the ${revision} run:\n${platform.tail()}`,
+        );
     }
-    if (problems.length) summaries.push(['also required:', ...problems.map((p) => `  ${p}`)].join('\n'));
+    if (problems.length)
+      summaries.push(['also required:', ...problems.map((p) => `  ${p}`)].join('\n'));
     const report = summaries.join('\n\n');
     fs.writeFileSync(path.join(ARTIFACTS, 'summary.txt'), `${report}\n`);
-    process.stdout.write(`\n========== conformance summary ==========\n${report}\n\nfull reports: ${path.relative(ROOT, ARTIFACTS)}/\n`);
+    process.stdout.write(
+      `\n========== conformance summary ==========\n${report}\n\nfull reports: ${path.relative(ROOT, ARTIFACTS)}/\n`,
+    );
     if (failed || problems.length) {
-      log('FAILED: see the suite\'s "Unexpected failures" / "Stale baseline entries" above and the table');
+      log(
+        'FAILED: see the suite\'s "Unexpected failures" / "Stale baseline entries" above and the table',
+      );
       process.exitCode = 1;
     } else {
       log('all revisions conform (within their baselines)');

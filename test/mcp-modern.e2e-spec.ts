@@ -26,6 +26,9 @@ type Rpc = {
   error?: { code: number; message: string; data?: Record<string, unknown> };
 };
 const rpc = (messages: unknown[]) => messages as Rpc[];
+/** Polls `check` until it returns something (5 s at most). */
+const eventually = <T>(what: string, check: () => T | undefined) =>
+  pollUntil(5_000, what, () => Promise.resolve(check()));
 const final = (messages: unknown[]) => rpc(messages).find((m) => 'result' in m || 'error' in m);
 
 describe('MCP 2026-07-28 era on a tenant endpoint', () => {
@@ -366,11 +369,11 @@ describe('MCP 2026-07-28 era on a tenant endpoint', () => {
         { name: 'test_count', arguments: { id, n: 200, delayMs: 20 } },
         { signal: abort.signal, onprogress: () => undefined },
       );
-      await pollUntil(5_000, 'the call to start', async () => countEvents.find((e) => e.id === id));
+      await eventually('the call to start', () => countEvents.find((e) => e.id === id));
       await sleep(100);
       abort.abort('stop');
       await expect(call).rejects.toThrow();
-      const event = await pollUntil(5_000, 'the tool to see the abort', async () => {
+      const event = await eventually('the tool to see the abort', () => {
         const e = countEvents.find((x) => x.id === id);
         return e?.abortedAt !== undefined ? e : undefined;
       });
@@ -387,13 +390,13 @@ describe('MCP 2026-07-28 era on a tenant endpoint', () => {
       const listenB = await openListen(p, b.slug, bearer(b.key));
       try {
         expect(listenA.status).toBe(200);
-        await pollUntil(5_000, 'the acknowledgement', async () => listenA.messages[0]);
+        await eventually('the acknowledgement', () => listenA.messages[0]);
         expect(listenA.messages[0]).toMatchObject({
           method: 'notifications/subscriptions/acknowledged',
           params: { notifications: { toolsListChanged: true } },
         });
         await p.admin.setTool(a.slug, 'add', false);
-        const changed = await pollUntil(5_000, 'list_changed on A', async () =>
+        const changed = await eventually('list_changed on A', () =>
           rpc(listenA.messages).find((m) => m.method === 'notifications/tools/list_changed'),
         );
         expect(changed.params?._meta).toMatchObject({
@@ -405,7 +408,7 @@ describe('MCP 2026-07-28 era on a tenant endpoint', () => {
         ]);
         // B's stream works: its own change reaches it.
         await p.admin.setTool(b.slug, 'add', false);
-        await pollUntil(5_000, 'list_changed on B', async () =>
+        await eventually('list_changed on B', () =>
           rpc(listenB.messages).find((m) => m.method === 'notifications/tools/list_changed'),
         );
       } finally {
@@ -425,7 +428,7 @@ describe('MCP 2026-07-28 era on a tenant endpoint', () => {
       expect(sub.honoredFilter).toEqual({ toolsListChanged: true });
       expect((await client.listTools()).tools.map((x) => x.name)).toContain('subtract');
       await p.admin.setTool(t.slug, 'subtract', false);
-      await pollUntil(5_000, 'list_changed', async () => changes[0]);
+      await eventually('list_changed', () => changes[0]);
       expect((await client.listTools()).tools.map((x) => x.name)).not.toContain('subtract');
       await sub.close();
       expect(await sub.closed).toBe('local');
@@ -437,7 +440,7 @@ describe('MCP 2026-07-28 era on a tenant endpoint', () => {
       const revoked = await openListen(p, t.slug, bearer(t.key));
       const kept = await openListen(p, t.slug, bearer(other.secret));
       try {
-        await pollUntil(5_000, 'both acknowledgements', async () =>
+        await eventually('both acknowledgements', () =>
           revoked.messages[0] && kept.messages[0] ? true : undefined,
         );
         await p.admin.revokeKey(t.slug, t.keyId);
@@ -454,7 +457,7 @@ describe('MCP 2026-07-28 era on a tenant endpoint', () => {
     it('ends gracefully when the tenant is suspended', async () => {
       const t = await p.admin.tenantWithKey([]);
       const listen = await openListen(p, t.slug, bearer(t.key));
-      await pollUntil(5_000, 'the acknowledgement', async () => listen.messages[0]);
+      await eventually('the acknowledgement', () => listen.messages[0]);
       await p.admin.patchTenant(t.slug, { status: 'suspended' });
       await expect(listen.ended).resolves.toEqual({ graceful: true });
       expect((await openListen(p, t.slug, bearer(t.key))).status).toBe(403);

@@ -13,7 +13,6 @@ import {
   type CallToolResult,
 } from '@modelcontextprotocol/server';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/server/validators/ajv';
-import { toNodeHandler } from '@modelcontextprotocol/node';
 import { markLongLived } from '@app/observability';
 import { ChangeFeed, type Tenant } from '@app/tenancy';
 import type { ToolContext, ToolTenant } from '@app/tools';
@@ -21,13 +20,7 @@ import { attachAuth, McpBodies, type McpExchange, type PlatformAuthInfo } from '
 import { SERVER_INFO } from '../server-info';
 import { ToolSurface } from '../tool-surface';
 import type { ServingStrategy } from './serving-strategy';
-
-type NodeHandler = ReturnType<typeof toNodeHandler>;
-
-interface TenantHandler {
-  handler: McpHttpHandler;
-  node: NodeHandler;
-}
+import { serveWebExchange } from './web-exchange';
 
 /** An open `subscriptions/listen` stream, ended when its credential changes. */
 interface ListenStream {
@@ -82,7 +75,7 @@ export class ModernStrategy implements ServingStrategy, OnModuleInit {
   readonly era = '2026-07-28' as const;
   readonly transport = 'streamable-http' as const;
   private readonly logger = new Logger('Mcp2026');
-  private readonly handlers = new Map<string, TenantHandler>();
+  private readonly handlers = new Map<string, McpHttpHandler>();
   private readonly listens = new Map<string, Set<ListenStream>>();
 
   constructor(
@@ -95,14 +88,14 @@ export class ModernStrategy implements ServingStrategy, OnModuleInit {
     this.changes.subscribe((c) => {
       switch (c.kind) {
         case 'grants':
-          this.handlers.get(c.tenantId)?.handler.notify.toolsChanged();
+          this.handlers.get(c.tenantId)?.notify.toolsChanged();
           break;
         case 'key':
           // Its streams end (a revoked key cannot reconnect); the others may see a new list.
           for (const s of [...(this.listens.get(c.tenantId) ?? [])]) {
             if (s.keyId === c.keyId) s.end();
           }
-          this.handlers.get(c.tenantId)?.handler.notify.toolsChanged();
+          this.handlers.get(c.tenantId)?.notify.toolsChanged();
           break;
         case 'tenant':
           // Suspension, deletion or a new posture: its listen streams end gracefully, and the
@@ -110,7 +103,7 @@ export class ModernStrategy implements ServingStrategy, OnModuleInit {
           this.drop(c.tenantId);
           break;
         case 'all':
-          for (const h of this.handlers.values()) h.handler.notify.toolsChanged();
+          for (const h of this.handlers.values()) h.notify.toolsChanged();
           break;
       }
     });
@@ -140,14 +133,14 @@ export class ModernStrategy implements ServingStrategy, OnModuleInit {
       if (method === 'subscriptions/listen') this.track(x);
     }
     attachAuth(req);
-    await this.handlerFor(req.tenant).node(req, res, req.body);
+    await serveWebExchange(this.handlerFor(req.tenant), req, res, req.body);
   }
 
   /** Ends every listen stream gracefully (shutdown); nothing is served after. */
   async closeAll(): Promise<void> {
     const all = [...this.handlers.values()];
     this.handlers.clear();
-    await Promise.all(all.map((h) => h.handler.close()));
+    await Promise.all(all.map((h) => h.close()));
   }
 
   private classify(x: McpExchange): InboundClassificationOutcome {
@@ -179,7 +172,7 @@ export class ModernStrategy implements ServingStrategy, OnModuleInit {
     });
   }
 
-  private handlerFor(tenant: Tenant): TenantHandler {
+  private handlerFor(tenant: Tenant): McpHttpHandler {
     let h = this.handlers.get(tenant.id);
     if (h) {
       // Refresh its place: the map's order is least recently used first.
@@ -188,14 +181,13 @@ export class ModernStrategy implements ServingStrategy, OnModuleInit {
       return h;
     }
     const snapshot: ToolTenant = { id: tenant.id, slug: tenant.slug };
-    const handler = createMcpHandler(
+    h = createMcpHandler(
       ({ authInfo }) => this.server(snapshot, (authInfo as PlatformAuthInfo).extra),
       {
         legacy: 'reject',
         onerror: (err) => this.logger.debug(`tenant ${tenant.slug}: ${err.message}`),
       },
     );
-    h = { handler, node: toNodeHandler(handler) };
     this.handlers.set(tenant.id, h);
     if (this.handlers.size > MAX_TENANTS) this.drop(this.handlers.keys().next().value!);
     return h;
@@ -205,7 +197,7 @@ export class ModernStrategy implements ServingStrategy, OnModuleInit {
     const h = this.handlers.get(tenantId);
     if (!h) return;
     this.handlers.delete(tenantId);
-    void h.handler.close().catch(() => undefined);
+    void h.close().catch(() => undefined);
   }
 
   /** The per-request server: a few handler registrations over precomputed data. */
