@@ -10,7 +10,8 @@
 //   node scripts/conformance.js 2026-07-28 --scenario caching
 //
 // Reports: ci-artifacts/conformance/<revision>/ (checks.json per scenario, the suite's output),
-// ci-artifacts/conformance/platform.log, ci-artifacts/conformance/summary.txt.
+// ci-artifacts/conformance/platform.log (at CONFORMANCE_LOG_LEVEL, default info),
+// ci-artifacts/conformance/summary.txt.
 
 const { spawn, spawnSync } = require('node:child_process');
 const { randomBytes } = require('node:crypto');
@@ -113,6 +114,8 @@ function ensureSuite() {
 
 // ---- the platform ----------------------------------------------------------------------------
 
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
 const distStale = () =>
   isStale([path.join(DIST, MAIN_REL)], [path.join(ROOT, 'apps'), path.join(ROOT, 'libs')]);
 
@@ -139,7 +142,7 @@ function build() {
  * suite runs). A sibling of dist/, so the compiled code resolves node_modules/ and its source maps
  * point at the real sources in the platform's stack traces.
  */
-function copyDist(cleanup) {
+async function copyDist(cleanup) {
   for (let attempt = 1; ; attempt++) {
     const dir = path.join(ROOT, `.conformance-dist-${randomBytes(6).toString('hex')}`);
     cleanup.push(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -154,7 +157,7 @@ function copyDist(cleanup) {
     }
     fs.rmSync(dir, { recursive: true, force: true });
     if (attempt >= 4) throw new Failure('dist/ kept changing while it was copied; try again');
-    spawnSync('sleep', ['3']);
+    await sleep(3000); // a build elsewhere is emptying and refilling dist/
   }
 }
 
@@ -169,8 +172,6 @@ function freePort() {
     });
   });
 }
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function startPlatform({ main, port, dataDir, adminToken, publicUrl, cleanup }) {
   const env = { ...process.env };
@@ -425,6 +426,7 @@ function results(outDir, text) {
           checks.filter((c) => c.status === 'FAILURE' || c.status === 'WARNING').map((c) => c.id),
         ),
       ],
+      succeeded: checks.filter((c) => c.status === 'SUCCESS').map((c) => c.id),
     });
   }
   // A scenario that threw is reported by the suite but leaves no checks.json.
@@ -436,6 +438,7 @@ function results(outDir, text) {
         failed: 1,
         warnings: 0,
         failing: [m[1]],
+        succeeded: [],
         noResult: true,
       });
   }
@@ -478,12 +481,15 @@ function verdicts(revision, rows, run) {
       r.verdict = bad ? 'fails, not scored' : 'ok, not scored';
     } else if (base.scenarios.has(r.scenario)) {
       r.verdict = bad ? 'expected failure (baseline)' : 'STALE baseline entry';
-    } else if (bad) {
-      const unexpected = r.failing.filter((id) => !base.checks.has(`${r.scenario}:${id}`));
-      r.verdict = unexpected.length ? 'FAIL' : 'expected failure (baseline checks)';
     } else {
-      const stale = [...base.checks].filter((c) => c.startsWith(`${r.scenario}:`));
-      r.verdict = stale.length ? 'STALE baseline check' : 'ok';
+      const entries = [...base.checks]
+        .filter((c) => c.startsWith(`${r.scenario}:`))
+        .map((c) => c.slice(r.scenario.length + 1));
+      const unexpected = r.failing.filter((id) => !entries.includes(id));
+      const stale = entries.filter((id) => r.succeeded.includes(id));
+      if (unexpected.length) r.verdict = 'FAIL';
+      else if (stale.length) r.verdict = 'STALE baseline check';
+      else r.verdict = entries.length ? 'expected failure (baseline checks)' : 'ok';
     }
     if (r.noResult) r.verdict += ', no result (scenario threw)';
   }
@@ -536,7 +542,7 @@ async function main() {
     ensureSuite();
     build();
     fs.mkdirSync(ARTIFACTS, { recursive: true });
-    const main = copyDist(cleanup);
+    const main = await copyDist(cleanup);
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcp-conformance-'));
     cleanup.push(() => fs.rmSync(dataDir, { recursive: true, force: true }));
 
@@ -558,6 +564,7 @@ async function main() {
     for (const revision of opts.revisions) {
       if (interrupted) break;
       const run = await runSuite(revision, url, opts.scenario);
+      if (interrupted) return; // the signal handler cleans up and exits
       run.scenarioOnly = !!opts.scenario;
       if (run.signal) throw new Failure(`the suite was ended by ${run.signal}`);
       const rows = results(run.outDir, run.text);

@@ -3,6 +3,7 @@ import { bearer } from './support/admin';
 import { pollUntil, sleep } from './support/http';
 import { builtInAmong, builtInToolsFor, connect, listToolNames, rawCall } from './support/mcp';
 import { metricNow } from './support/metrics';
+import { openListen } from './support/mcp-modern';
 import { PlatformProcess, spawnPlatform, untilReady, useProcesses } from './support/processes';
 import { RoundRobinProxy, roundRobinProxy } from './support/proxy';
 
@@ -157,6 +158,33 @@ describe('replicas: changes reach every replica', () => {
     const msg = call.messages[0];
     expect(msg?.error ?? msg?.result?.isError).toBeTruthy();
     expect(msg?.result?.structuredContent).toBeUndefined();
+  });
+
+  it('tells a 2026-07-28 listen stream open on C of a tool disabled on B, and no other tenant', async () => {
+    const k = await tenantOn(b, 'listen');
+    const other = await tenantOn(b, 'listen-other');
+    const stream = await openListen(c, k.slug, bearer(k.key));
+    const quiet = await openListen(a, other.slug, bearer(other.key));
+    try {
+      await pollUntil(5_000, 'both acknowledgements', () =>
+        Promise.resolve(stream.messages[0] && quiet.messages[0] ? true : undefined),
+      );
+      await b.admin.setTool(k.slug, 'add', false);
+      const changedAt = Date.now();
+      await pollUntil(5_000, 'list_changed on C', () =>
+        Promise.resolve(
+          stream.messages.find((m) => m.method === 'notifications/tools/list_changed'),
+        ),
+      );
+      expect(Date.now() - changedAt).toBeLessThanOrEqual(PROPAGATION_MS);
+      await sleep(200);
+      expect(quiet.messages.map((m) => m.method)).toEqual([
+        'notifications/subscriptions/acknowledged',
+      ]);
+    } finally {
+      stream.close();
+      quiet.close();
+    }
   });
 
   it('refuses the old secret on A within 1 s of a rotation with no grace on C', async () => {

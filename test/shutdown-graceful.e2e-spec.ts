@@ -1,5 +1,13 @@
 import { ADMIN, bearer } from './support/admin';
-import { HeldRequest, heldRequest, http, RawResponse, sleep, withTimeout } from './support/http';
+import {
+  HeldRequest,
+  heldRequest,
+  http,
+  pollUntil,
+  RawResponse,
+  sleep,
+  withTimeout,
+} from './support/http';
 import {
   initializeRequest,
   MCP_POST_HEADERS,
@@ -10,6 +18,7 @@ import {
   rawInitialize,
   toolsCall,
 } from './support/mcp';
+import { ListenStream, modernRequest, openListen } from './support/mcp-modern';
 import { Exit, PlatformProcess, spawnPlatform, useProcesses } from './support/processes';
 
 /** What the process may take beyond SHUTDOWN_TIMEOUT to exit (flushes, closing the pool). */
@@ -42,6 +51,7 @@ describe('shutdown: SIGTERM drains and exits cleanly', () => {
   let exit: Exit | Error;
   let exitMs = 0;
   let sdk: McpConnection;
+  let listen: ListenStream;
 
   beforeAll(async () => {
     p = await spawnPlatform(
@@ -62,6 +72,11 @@ describe('shutdown: SIGTERM drains and exits cleanly', () => {
       throw new Error(`add through the SDK: ${JSON.stringify(sum)}`);
     }
     const { headers: session } = await rawInitialize(p, slug, auth);
+    // A 2026-07-28 listen stream: a POST that never ends by itself.
+    listen = await openListen(p, slug, auth);
+    await pollUntil(10_000, 'the listen acknowledgement', () =>
+      Promise.resolve(listen.messages[0]),
+    );
 
     // Answered just before the signal; their audit events are still queued (batched every second).
     for (let i = 0; i < 10; i++) {
@@ -94,6 +109,8 @@ describe('shutdown: SIGTERM drains and exits cleanly', () => {
       hold('session tools/call', 'POST', mcp, { ...asClient, ...session }, add);
       hold('initialize', 'POST', mcp, { ...asClient, ...auth }, initializeRequest(200 + i));
       hold('admin PATCH', 'PATCH', `/admin/tenants/${slug}`, ADMIN, { name: `renamed ${i}` });
+      const modern = modernRequest('tools/call', { name: 'add', arguments: { a: i, b: 2000 } });
+      hold('2026-07-28 tools/call', 'POST', mcp, { ...modern.headers, ...auth }, modern.body);
     }
     await Promise.all(held.map((h) => h.req.sent));
     const fired = Array.from({ length: 20 }, (_, i) =>
@@ -136,16 +153,21 @@ describe('shutdown: SIGTERM drains and exits cleanly', () => {
     expect(exitMs).toBeLessThan(shutdownTimeout * 1_000 + EXIT_SLACK_MS);
   });
 
+  it('ends a 2026-07-28 listen stream gracefully (its final result), not by cutting it', async () => {
+    await expect(listen.ended).resolves.toEqual({ graceful: true });
+  });
+
   it('refuses new connections once it is draining', () => {
     expect(lateConnection).toBe('ECONNREFUSED');
   });
 
-  it('completes admin requests and initializes that were in flight at SIGTERM', () => {
+  it('completes admin requests, initializes and 2026-07-28 calls that were in flight at SIGTERM', () => {
     const failed = held
       .filter((h) => h.what !== 'session tools/call')
       .filter(
         (h) =>
-          h.out?.res?.status !== 200 || (h.what === 'initialize' && !h.out.res.messages[0]?.result),
+          h.out?.res?.status !== 200 ||
+          (h.what !== 'admin PATCH' && !h.out.res.messages.some((m) => m.result)),
       )
       .map((h) => `${h.what} (${h.id}): ${describeOutcome(h.out ?? {})}`);
     expect(failed).toEqual([]);

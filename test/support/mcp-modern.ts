@@ -50,35 +50,45 @@ export interface ModernCall {
   timeoutMs?: number;
 }
 
-/** One raw 2026-07-28 POST with the standard headers a conforming client sends. */
+/** A 2026-07-28 request with the standard headers a conforming client sends (see ModernCall). */
+export function modernRequest(
+  method: string,
+  params?: Record<string, unknown>,
+  over: Pick<ModernCall, 'meta' | 'headers' | 'id'> = {},
+): { headers: Record<string, string>; body: Record<string, unknown> } {
+  // Mcp-Name carries what the body names: a tool or prompt name, or a resource URI.
+  const named = params?.name ?? params?.uri;
+  const headers: Record<string, string | undefined> = {
+    ...MCP_POST_HEADERS,
+    'MCP-Protocol-Version': MODERN,
+    'Mcp-Method': method,
+    ...(typeof named === 'string' ? { 'Mcp-Name': named } : {}),
+    ...over.headers,
+  };
+  for (const k of Object.keys(headers)) if (headers[k] === undefined) delete headers[k];
+  return {
+    headers: headers as Record<string, string>,
+    body: {
+      jsonrpc: '2.0',
+      id: over.id ?? nextRpcId(),
+      method,
+      params: { ...params, _meta: envelope(over.meta) },
+    },
+  };
+}
+
+/** One raw 2026-07-28 POST (auth headers first, so a call's own headers may replace them). */
 export function modernPost(
   target: Target,
   slug: string,
   auth: Record<string, string>,
   c: ModernCall,
 ): Promise<RawResponse> {
-  // Mcp-Name carries what the body names: a tool or prompt name, or a resource URI.
-  const named = c.params?.name ?? c.params?.uri;
-  const name = typeof named === 'string' ? named : undefined;
-  const headers: Record<string, string | undefined> = {
-    ...MCP_POST_HEADERS,
-    'MCP-Protocol-Version': MODERN,
-    'Mcp-Method': c.method,
-    ...(name !== undefined ? { 'Mcp-Name': name } : {}),
-    ...auth,
-    ...c.headers,
-  };
-  for (const k of Object.keys(headers)) if (headers[k] === undefined) delete headers[k];
-  return rawMcp(target, slug, {
-    headers: headers as Record<string, string>,
-    body: {
-      jsonrpc: '2.0',
-      id: c.id ?? nextRpcId(),
-      method: c.method,
-      params: { ...c.params, _meta: envelope(c.meta) },
-    },
-    timeoutMs: c.timeoutMs,
+  const { headers, body } = modernRequest(c.method, c.params, {
+    ...c,
+    headers: { ...auth, ...c.headers },
   });
+  return rawMcp(target, slug, { headers, body, timeoutMs: c.timeoutMs });
 }
 
 /** A raw `subscriptions/listen` stream: its messages as they arrive, and how it ended. */
