@@ -454,6 +454,18 @@ describe('MCP 2026-07-28 era on a tenant endpoint', () => {
       }
     });
 
+    it('ends the stream when its key expires: it is never listening on a dead credential', async () => {
+      const t = await p.admin.createTenant();
+      const key = await p.admin.createKey(t.slug, {
+        expiresAt: new Date(Date.now() + 2_500).toISOString(),
+      });
+      const listen = await openListen(p, t.slug, bearer(key.secret));
+      await eventually('the acknowledgement', () => listen.messages[0]);
+      const ended = await Promise.race([listen.ended, sleep(10_000).then(() => 'still open')]);
+      expect(ended).toEqual({ graceful: false });
+      expect((await openListen(p, t.slug, bearer(key.secret))).status).toBe(401);
+    });
+
     it('ends gracefully when the tenant is suspended', async () => {
       const t = await p.admin.tenantWithKey([]);
       const listen = await openListen(p, t.slug, bearer(t.key));

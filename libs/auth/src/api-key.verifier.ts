@@ -62,6 +62,7 @@ export class ApiKeyVerifier {
       scopes: key.scopes,
       tools: key.tools,
       rateLimitPerMinute: key.rateLimitPerMinute,
+      ...(key.expiresAt ? { expiresAt: key.expiresAt.getTime() } : {}),
     };
   }
 }

@@ -14,6 +14,8 @@ export interface Principal {
   keyId?: string;
   /** A per-credential rate limit overriding the tenant's. */
   rateLimitPerMinute?: number | null;
+  /** When the credential stops being valid (ms since the epoch), if it ever does. */
+  expiresAt?: number;
 }
 
 export const TENANT_ADMIN_SCOPE = 'tenant:admin';

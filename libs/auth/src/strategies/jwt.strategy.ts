@@ -101,6 +101,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, JWT_STRATEGY) {
       tenantId: tenant.id,
       scopes: scopesFrom(claims, settings.scopesClaim),
       tools: null,
+      expiresAt: claims.exp * 1000,
     };
   }
 }

@@ -29,6 +29,8 @@ interface ListenStream {
 }
 
 const MAX_TENANTS = 5_000;
+/** setTimeout's ceiling (~24.8 days); a later expiry ends the stream then, to be reopened. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** One validator for every per-request server: a new one per server would cost each request. */
 const jsonSchemaValidator = new AjvJsonSchemaValidator();
@@ -164,7 +166,15 @@ export class ModernStrategy implements ServingStrategy, OnModuleInit {
     this.listens.set(req.tenant.id, streams);
     const stream: ListenStream = { keyId: req.user.keyId, end: () => res.destroy() };
     streams.add(stream);
+    // A stream is authenticated once, when it opens: it must not outlive its credential.
+    const expiresAt = req.user.expiresAt;
+    const expiry =
+      expiresAt === undefined
+        ? undefined
+        : setTimeout(stream.end, Math.min(Math.max(0, expiresAt - Date.now()), MAX_TIMER_MS));
+    expiry?.unref();
     res.once('close', () => {
+      clearTimeout(expiry);
       streams.delete(stream);
       if (streams.size === 0 && this.listens.get(req.tenant.id) === streams) {
         this.listens.delete(req.tenant.id);
