@@ -91,6 +91,14 @@ describe('platform', () => {
         additionalProperties: false,
         required: expect.arrayContaining(['name', 'scopes']),
       });
+      // The protocol posture: settable on create and update, shown on the tenant, as one enum.
+      const postures = ['dual', 'modern-only', 'legacy-only'];
+      for (const name of ['CreateTenant', 'UpdateTenant', 'Tenant']) {
+        expect({ name, protocol: schemas[name].properties.protocol }).toMatchObject({
+          name,
+          protocol: { enum: postures },
+        });
+      }
       expect(Object.keys(schemas.IssuedApiKey.properties)).toContain('secret');
       expect(Object.keys(schemas.ApiKey.properties)).not.toContain('secret');
       for (const schema of Object.values(schemas)) {
