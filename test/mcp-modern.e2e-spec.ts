@@ -306,6 +306,32 @@ describe('MCP 2026-07-28 era on a tenant endpoint', () => {
       expect(calls.map((e) => e.tool)).toEqual(['whoami']);
     });
 
+    it('an Mcp-Name in its Base64 form is the same name: the scope check still answers 403', async () => {
+      const b64 = (name: string) => `=?base64?${Buffer.from(name).toString('base64')}?=`;
+      const call = (key: string) =>
+        modernPost(p, slug, bearer(key), {
+          method: 'tools/call',
+          params: { name: 'add', arguments: { a: 3, b: 4 } },
+          headers: { 'Mcp-Name': b64('add') },
+        });
+      const served = await call(auth.Authorization.slice('Bearer '.length));
+      expect(served.status).toBe(200);
+      expect(final(served.messages)?.result).toMatchObject({ structuredContent: { result: 7 } });
+      const noScope = await p.admin.createKey(slug, { name: 'no-scope' });
+      const refused = await call(noScope.secret);
+      expect(refused.status).toBe(403);
+      expect(refused.headers.get('www-authenticate')).toContain('error="insufficient_scope"');
+      const garbled = await modernPost(p, slug, auth, {
+        method: 'tools/call',
+        params: { name: 'add', arguments: { a: 3, b: 4 } },
+        headers: { 'Mcp-Name': '=?base64?not base64!?=' },
+      });
+      expect({ status: garbled.status, code: final(garbled.messages)?.error?.code }).toEqual({
+        status: 400,
+        code: -32020,
+      });
+    });
+
     it('header names are case-insensitive and values trimmed', async () => {
       const r = await modernPost(p, slug, auth, {
         method: 'tools/call',
@@ -464,6 +490,82 @@ describe('MCP 2026-07-28 era on a tenant endpoint', () => {
       const ended = await Promise.race([listen.ended, sleep(10_000).then(() => 'still open')]);
       expect(ended).toEqual({ graceful: false });
       expect((await openListen(p, t.slug, bearer(key.secret))).status).toBe(401);
+    });
+
+    it('ends the stream of a rotated-away secret when its grace period ends', async () => {
+      const t = await p.admin.tenantWithKey([]);
+      const old = await openListen(p, t.slug, bearer(t.key));
+      await eventually('the acknowledgement', () => old.messages[0]);
+      const fresh = await p.admin.rotateKey(t.slug, t.keyId, { graceSeconds: 2 });
+      // The rotation is a change of the key: its streams end, and the old secret may listen
+      // again while its grace lasts, then no more.
+      await old.ended;
+      const again = await openListen(p, t.slug, bearer(t.key));
+      expect(again.status).toBe(200);
+      const ended = await Promise.race([again.ended, sleep(10_000).then(() => 'still open')]);
+      expect(ended).toEqual({ graceful: false });
+      expect((await openListen(p, t.slug, bearer(t.key))).status).toBe(401);
+      const current = await openListen(p, t.slug, bearer(fresh.secret));
+      expect(current.status).toBe(200);
+      current.close();
+    });
+
+    it('holds no request slot: a key capped at one request in flight can listen and call', async () => {
+      const t = await p.admin.tenantWithKey(['math:use']);
+      await p.admin.patchTenant(t.slug, { rateLimits: { keyConcurrency: 1 } });
+      const listen = await openListen(p, t.slug, bearer(t.key));
+      try {
+        await eventually('the acknowledgement', () => listen.messages[0]);
+        for (let i = 0; i < 3; i++) {
+          const call = await modernPost(p, t.slug, bearer(t.key), {
+            method: 'tools/call',
+            params: { name: 'add', arguments: { a: i, b: 1 } },
+          });
+          expect(call.status).toBe(200);
+        }
+      } finally {
+        listen.close();
+      }
+    });
+
+    it(`allows ${8} streams per credential, and answers one more with 429`, async () => {
+      const t = await p.admin.tenantWithKey([]);
+      const streams = await Promise.all(
+        Array.from({ length: 8 }, () => openListen(p, t.slug, bearer(t.key))),
+      );
+      try {
+        expect(streams.map((l) => l.status)).toEqual(Array(8).fill(200));
+        const extra = await openListen(p, t.slug, bearer(t.key));
+        expect(extra.status).toBe(429);
+        const other = await p.admin.createKey(t.slug, { name: 'other' });
+        const theirs = await openListen(p, t.slug, bearer(other.secret));
+        expect(theirs.status).toBe(200);
+        theirs.close();
+      } finally {
+        streams.forEach((l) => l.close());
+      }
+    });
+
+    it('a rename leaves streams and calls in flight alone', async () => {
+      const t = await p.admin.tenantWithKey([]);
+      const listen = await openListen(p, t.slug, bearer(t.key));
+      await eventually('the acknowledgement', () => listen.messages[0]);
+      const call = modernPost(p, t.slug, bearer(t.key), {
+        method: 'tools/call',
+        params: {
+          name: 'test_count',
+          arguments: { id: `rename-${Math.random()}`, n: 10, delayMs: 50 },
+        },
+      });
+      await sleep(150);
+      await p.admin.patchTenant(t.slug, { name: 'Renamed' });
+      const answer = await call;
+      expect(final(answer.messages)?.result).toMatchObject({
+        content: [{ type: 'text', text: '{"counted":10}' }],
+      });
+      await sleep(200);
+      expect(await Promise.race([listen.ended, sleep(50).then(() => 'open')])).toBe('open');
+      listen.close();
     });
 
     it('ends gracefully when the tenant is suspended', async () => {

@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { tenantEndpointOf } from '@app/config';
-import { onLongLived } from '@app/observability';
+import { onLongLived, tenantEndpointOf } from '@app/config';
 
 /**
  * Long-lived event streams (a GET of mcp or sse): they end when their session closes. A POST that

@@ -42,13 +42,19 @@ export class ApiKeyVerifier {
     }
     const key = await this.cache.get(parsed.keyId, () => this.keys.findByKeyId(parsed.keyId));
     const now = Date.now();
-    const matches =
+    const current = !!key && secretMatches(parsed.secret, key.secretHash);
+    // The secret a rotation replaced works until its grace period ends, and no longer.
+    const previousUntil =
       !!key &&
-      (secretMatches(parsed.secret, key.secretHash) ||
-        (!!key.previousValidUntil &&
-          key.previousValidUntil.getTime() > now &&
-          secretMatches(parsed.secret, key.previousSecretHash)));
-    if (!key || !matches) throw new CredentialRefused('invalid', 'API key is not valid');
+      !current &&
+      !!key.previousValidUntil &&
+      key.previousValidUntil.getTime() > now &&
+      secretMatches(parsed.secret, key.previousSecretHash)
+        ? key.previousValidUntil.getTime()
+        : undefined;
+    if (!key || (!current && previousUntil === undefined)) {
+      throw new CredentialRefused('invalid', 'API key is not valid');
+    }
     if (key.revokedAt) throw new CredentialRefused('revoked', 'API key has been revoked');
     if (key.expiresAt && key.expiresAt.getTime() <= now) {
       throw new CredentialRefused('expired', `API key expired at ${key.expiresAt.toISOString()}`);
@@ -62,7 +68,13 @@ export class ApiKeyVerifier {
       scopes: key.scopes,
       tools: key.tools,
       rateLimitPerMinute: key.rateLimitPerMinute,
-      ...(key.expiresAt ? { expiresAt: key.expiresAt.getTime() } : {}),
+      ...expiry(key.expiresAt?.getTime(), previousUntil),
     };
   }
+}
+
+/** The earlier of the key's expiry and the end of the old secret's grace period, if any. */
+function expiry(...at: (number | undefined)[]): { expiresAt?: number } {
+  const known = at.filter((t): t is number => t !== undefined);
+  return known.length ? { expiresAt: Math.min(...known) } : {};
 }

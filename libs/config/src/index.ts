@@ -2,3 +2,4 @@ export * from './config.module';
 export * from './platform-config';
 export { envSchema } from './config.schema';
 export * from './routes';
+export * from './long-lived';

@@ -20,8 +20,11 @@ export function sendJsonRpcError(
   status: number,
   code: number,
   message: string,
+  id: unknown = null,
+  data?: unknown,
 ): void {
-  writeJson(res, status, JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null }));
+  const error = data === undefined ? { code, message } : { code, message, data };
+  writeJson(res, status, JSON.stringify({ jsonrpc: '2.0', error, id }));
 }
 
 const REQUEST_KEYS = new Set(['jsonrpc', 'id', 'method', 'params']);

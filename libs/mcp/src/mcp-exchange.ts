@@ -33,6 +33,8 @@ export interface McpExchange {
   readonly res: Response;
   /** `mcp` (Streamable HTTP, both eras), or `sse` / `messages` (the 2024-11-05 transport). */
   readonly endpoint: TenantEndpoint;
+  /** When the request reached the endpoint, just authenticated (ms since the epoch). */
+  readonly arrivedAt: number;
 }
 
 export const JSONRPC_INVALID_PARAMS = -32602;

@@ -18,28 +18,28 @@ export class McpController {
 
   @Post('mcp')
   post(@Req() req: McpRequest, @Res() res: Response): Promise<void> {
-    return this.router.serve({ req, res, endpoint: 'mcp' });
+    return this.router.serve({ req, res, endpoint: 'mcp', arrivedAt: Date.now() });
   }
 
   @Get('mcp')
   stream(@Req() req: McpRequest, @Res() res: Response): Promise<void> {
-    return this.router.serve({ req, res, endpoint: 'mcp' });
+    return this.router.serve({ req, res, endpoint: 'mcp', arrivedAt: Date.now() });
   }
 
   @Delete('mcp')
   end(@Req() req: McpRequest, @Res() res: Response): Promise<void> {
-    return this.router.serve({ req, res, endpoint: 'mcp' });
+    return this.router.serve({ req, res, endpoint: 'mcp', arrivedAt: Date.now() });
   }
 
   /** Legacy HTTP+SSE transport (protocol 2024-11-05): the event stream. */
   @Get('sse')
   sse(@Req() req: McpRequest, @Res() res: Response): Promise<void> {
-    return this.router.serve({ req, res, endpoint: 'sse' });
+    return this.router.serve({ req, res, endpoint: 'sse', arrivedAt: Date.now() });
   }
 
   /** Legacy HTTP+SSE transport: client-to-server messages. */
   @Post('messages')
   messages(@Req() req: McpRequest, @Res() res: Response): Promise<void> {
-    return this.router.serve({ req, res, endpoint: 'messages' });
+    return this.router.serve({ req, res, endpoint: 'messages', arrivedAt: Date.now() });
   }
 }

@@ -3,7 +3,7 @@ import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { PlatformConfig } from '@app/config';
 import { Metrics } from '@app/observability';
-import { ChangeFeed, ReplicaTopic, TenantsService } from '@app/tenancy';
+import { ChangeFeed, protocolPosture, ReplicaTopic, TenantsService } from '@app/tenancy';
 import { SessionDirectory, SessionRecord } from './session-directory';
 
 export interface McpSession {
@@ -67,7 +67,7 @@ export class SessionStore implements OnModuleInit, OnApplicationShutdown {
           break;
         case 'tenant':
           if (this.byTenant.has(c.tenantId)) {
-            this.closeIfTenantGone(c.tenantId, c.slug).catch((err: unknown) =>
+            this.closeIfNoLongerServed(c.tenantId, c.slug).catch((err: unknown) =>
               this.logger.warn(
                 `checking tenant ${c.slug} after a change: ${(err as Error).message}`,
               ),
@@ -212,9 +212,10 @@ export class SessionStore implements OnModuleInit, OnApplicationShutdown {
     for (const s of sessions) s.server.sendToolListChanged().catch(() => undefined);
   }
 
-  private async closeIfTenantGone(tenantId: string, slug: string): Promise<void> {
+  private async closeIfNoLongerServed(tenantId: string, slug: string): Promise<void> {
     const tenant = await this.tenants.resolve(slug);
-    if (tenant && tenant.status === 'active') return;
+    // A tenant now serving only 2026-07-28 has no 2025 sessions left to serve.
+    if (tenant?.status === 'active' && protocolPosture(tenant) !== 'modern-only') return;
     await Promise.all(this.ofTenant(tenantId).map((s) => this.close(s)));
   }
 }

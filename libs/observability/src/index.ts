@@ -4,4 +4,3 @@ export * from './observability.module';
 export * from './json-body';
 export * from './json-body.interceptor';
 export * from './metrics';
-export * from './long-lived';

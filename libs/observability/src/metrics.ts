@@ -33,8 +33,8 @@ export class Metrics {
 
   readonly mcpRequests = new Counter({
     name: 'mcp_requests_total',
-    help: 'Requests to tenant MCP endpoints by protocol era (2026-07-28, 2025) and transport (streamable-http, sse)',
-    labelNames: ['era', 'transport'] as const,
+    help: "Requests to tenant MCP endpoints by the protocol era (2026-07-28, 2025) and transport (streamable-http, sse) they were sent in, and whether the tenant's protocol posture allowed that era (allowed, refused)",
+    labelNames: ['era', 'transport', 'posture'] as const,
     registers: [this.registry],
   });
 

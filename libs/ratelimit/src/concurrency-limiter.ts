@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
+import { onLongLived } from '@app/config';
 import { RateLimited } from './rate-limiter';
 
 export interface ConcurrencyCaps {
@@ -33,13 +34,19 @@ export class ConcurrencyLimiter {
     const taken = [caps.tenant > 0 ? tenantKey : '', caps.key > 0 ? keyKey : ''].filter(Boolean);
     if (!taken.length) return;
     for (const k of taken) this.counts.set(k, this.count(k) + 1);
-    res.once('close', () => {
+    let held = true;
+    const release = () => {
+      if (!held) return;
+      held = false;
       for (const k of taken) {
         const n = this.count(k) - 1;
         if (n > 0) this.counts.set(k, n);
         else this.counts.delete(k);
       }
-    });
+    };
+    res.once('close', release);
+    // A 2026-07-28 listen stream lasts as long as its client wants; it has caps of its own.
+    if (res.req) onLongLived(res.req, release);
   }
 
   private count(key: string): number {

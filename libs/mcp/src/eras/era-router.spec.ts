@@ -37,7 +37,7 @@ interface Case {
 
 describe(EraRouter.name, () => {
   // The real strategies' claims (the modern one classifies with the SDK), their serving stubbed.
-  const modern = new ModernStrategy(null as never, null as never, null as never);
+  const modern = new ModernStrategy(null as never, null as never, null as never, null as never);
   const streamable = new StreamableStrategy(
     null as never,
     null as never,
@@ -87,7 +87,7 @@ describe(EraRouter.name, () => {
       body: c.body,
       tenant: { settings: c.posture ? { protocol: c.posture } : {} },
     } as unknown as McpRequest;
-    await router.serve({ req, res: {} as never, endpoint: c.endpoint ?? 'mcp' });
+    await router.serve({ req, res: {} as never, endpoint: c.endpoint ?? 'mcp', arrivedAt: 0 });
     return served.mock.calls.map(([name]) => name);
   };
 
@@ -162,14 +162,18 @@ describe(EraRouter.name, () => {
     expect(inc).not.toHaveBeenCalled();
   });
 
-  it('counts each request under the era and transport that served it', async () => {
+  it('counts each request under the era it was sent in, and whether the posture allowed it', async () => {
     await route({ body: modernBody });
     await route({ endpoint: 'sse', method: 'GET' });
     await route({ body: initialize });
+    await route({ body: initialize, posture: 'modern-only' });
+    await route({ body: modernBody, posture: 'legacy-only' });
     expect(inc.mock.calls).toEqual([
-      [{ era: '2026-07-28', transport: 'streamable-http' }],
-      [{ era: '2025', transport: 'sse' }],
-      [{ era: '2025', transport: 'streamable-http' }],
+      [{ era: '2026-07-28', transport: 'streamable-http', posture: 'allowed' }],
+      [{ era: '2025', transport: 'sse', posture: 'allowed' }],
+      [{ era: '2025', transport: 'streamable-http', posture: 'allowed' }],
+      [{ era: '2025', transport: 'streamable-http', posture: 'refused' }],
+      [{ era: '2026-07-28', transport: 'streamable-http', posture: 'refused' }],
     ]);
   });
 });

@@ -44,15 +44,14 @@ export class EraRouter {
     ) {
       if (!(await this.bodies.receive(x, 'request'))) return;
     }
-    const strategy = this.pick(x);
-    this.metrics.mcpRequests.inc({ era: strategy.era, transport: strategy.transport });
-    await strategy.serve(x);
-  }
-
-  private pick(x: McpExchange): ServingStrategy {
     const claimant = this.strategies.find((s) => s.claims(x))!;
     const posture = protocolPosture(x.req.tenant);
-    if (posture === 'dual' || claimant.era === this.eraOf[posture]) return claimant;
-    return this.soleEra[posture];
+    const allowed = posture === 'dual' || claimant.era === this.eraOf[posture];
+    this.metrics.mcpRequests.inc({
+      era: claimant.era,
+      transport: claimant.transport,
+      posture: allowed ? 'allowed' : 'refused',
+    });
+    await (allowed ? claimant : this.soleEra[posture]).serve(x);
   }
 }

@@ -13,24 +13,25 @@ import {
   type CallToolResult,
 } from '@modelcontextprotocol/server';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/server/validators/ajv';
-import { markLongLived } from '@app/observability';
-import { ChangeFeed, type Tenant } from '@app/tenancy';
+import { ChangeFeed, protocolPosture, type Tenant, TenantsService } from '@app/tenancy';
 import type { ToolContext, ToolTenant } from '@app/tools';
 import { attachAuth, McpBodies, type McpExchange, type PlatformAuthInfo } from '../mcp-exchange';
 import { SERVER_INFO } from '../server-info';
 import { ToolSurface } from '../tool-surface';
+import { sendJsonRpcError } from '../jsonrpc';
+import { ListenStreams } from './listen-streams';
 import type { ServingStrategy } from './serving-strategy';
 import { serveWebExchange } from './web-exchange';
 
-/** An open `subscriptions/listen` stream, ended when its credential changes. */
-interface ListenStream {
-  keyId?: string;
-  end(): void;
+interface TenantHandler {
+  handler: McpHttpHandler;
+  /** Requests being answered, listen streams aside: a retired handler closes when none is left. */
+  inFlight: number;
+  retired: boolean;
 }
 
 const MAX_TENANTS = 5_000;
-/** setTimeout's ceiling (~24.8 days); a later expiry ends the stream then, to be reopened. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+const JSONRPC_HEADER_MISMATCH = -32020;
 
 /** One validator for every per-request server: a new one per server would cost each request. */
 const jsonSchemaValidator = new AjvJsonSchemaValidator();
@@ -65,6 +66,26 @@ const header = (x: McpExchange, name: string): string | undefined => {
   return Array.isArray(value) ? value[0] : value;
 };
 
+const BASE64_SENTINEL = /^=\?base64\?([A-Za-z0-9+/]*={0,2})\?=$/;
+
+/**
+ * What an `Mcp-Name` header names, read as the SDK reads it: spaces and tabs around it dropped,
+ * a `=?base64?…?=` value decoded (canonical Base64 of UTF-8 only; anything else names nothing).
+ */
+function nameHeader(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const trimmed = value.replace(/^[ \t]+|[ \t]+$/g, '');
+  const encoded = BASE64_SENTINEL.exec(trimmed)?.[1];
+  if (encoded === undefined) return trimmed;
+  const bytes = Buffer.from(encoded, 'base64');
+  if (bytes.toString('base64') !== encoded) return undefined;
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The 2026-07-28 era (v2 `@modelcontextprotocol/server` and `/node`): no sessions, every request
  * carries its `_meta` envelope and is authenticated on its own. One `createMcpHandler` per tenant
@@ -77,35 +98,36 @@ export class ModernStrategy implements ServingStrategy, OnModuleInit {
   readonly era = '2026-07-28' as const;
   readonly transport = 'streamable-http' as const;
   private readonly logger = new Logger('Mcp2026');
-  private readonly handlers = new Map<string, McpHttpHandler>();
-  private readonly listens = new Map<string, Set<ListenStream>>();
+  private readonly handlers = new Map<string, TenantHandler>();
+  private readonly listens = new ListenStreams();
 
   constructor(
     private readonly surface: ToolSurface,
     private readonly bodies: McpBodies,
     private readonly changes: ChangeFeed,
+    private readonly tenants: TenantsService,
   ) {}
 
   onModuleInit(): void {
     this.changes.subscribe((c) => {
       switch (c.kind) {
         case 'grants':
-          this.handlers.get(c.tenantId)?.notify.toolsChanged();
+          this.handlers.get(c.tenantId)?.handler.notify.toolsChanged();
           break;
         case 'key':
-          // Its streams end (a revoked key cannot reconnect); the others may see a new list.
-          for (const s of [...(this.listens.get(c.tenantId) ?? [])]) {
-            if (s.keyId === c.keyId) s.end();
-          }
-          this.handlers.get(c.tenantId)?.notify.toolsChanged();
+          // Its streams end (a revoked key cannot listen again); the others may see a new list.
+          this.listens.keyChanged(c.tenantId, c.keyId);
+          this.handlers.get(c.tenantId)?.handler.notify.toolsChanged();
           break;
         case 'tenant':
-          // Suspension, deletion or a new posture: its listen streams end gracefully, and the
-          // clients' next requests meet the tenant as it is now.
-          this.drop(c.tenantId);
+          this.listens.tenantChanged(c.tenantId);
+          this.recheck(c.tenantId, c.slug, c.deleted === true).catch((err: unknown) =>
+            this.logger.warn(`checking tenant ${c.slug} after a change: ${(err as Error).message}`),
+          );
           break;
         case 'all':
-          for (const h of this.handlers.values()) h.notify.toolsChanged();
+          this.listens.allChanged();
+          for (const h of this.handlers.values()) h.handler.notify.toolsChanged();
           break;
       }
     });
@@ -120,29 +142,49 @@ export class ModernStrategy implements ServingStrategy, OnModuleInit {
     const { req, res } = x;
     if (req.method === 'POST' && !(await this.bodies.receive(x, 'request'))) return;
     const route = this.classify(x);
+    let listen = false;
     if (route.kind === 'modern' && route.messageKind === 'request') {
-      const { method, params } = route.message;
+      const { id, method, params } = route.message;
       const name = (params as { name?: unknown } | undefined)?.name;
-      // Only when the header agrees: otherwise the SDK answers -32020, and a lying header can
-      // never stand in for the body's name.
-      if (
-        method === 'tools/call' &&
-        typeof name === 'string' &&
-        header(x, 'mcp-name')?.trim() === name
-      ) {
+      if (method === 'tools/call' && typeof name === 'string') {
+        // The scope check reads the body's name; a header naming anything else is refused here,
+        // so no tools/call reaches the SDK without that check.
+        const named = nameHeader(header(x, 'mcp-name'));
+        if (named !== name) {
+          return sendJsonRpcError(
+            res,
+            400,
+            JSONRPC_HEADER_MISMATCH,
+            named === undefined
+              ? `Bad Request: a tools/call needs an Mcp-Name header naming its tool (${name})`
+              : `Bad Request: the Mcp-Name header does not name the tool the body calls (${name})`,
+            id,
+          );
+        }
         if (!(await this.surface.precheck(req, res, this.era, name))) return;
       }
-      if (method === 'subscriptions/listen') this.track(x);
+      if (method === 'subscriptions/listen') {
+        if (!this.listens.open(x, id)) return;
+        listen = true;
+      }
     }
     attachAuth(req);
-    await serveWebExchange(this.handlerFor(req.tenant), req, res, req.body);
+    const h = this.handlerFor(req.tenant);
+    if (!listen) {
+      h.inFlight += 1;
+      res.once('close', () => {
+        h.inFlight -= 1;
+        if (h.retired && h.inFlight === 0) this.close(h);
+      });
+    }
+    await serveWebExchange(h.handler, req, res, req.body);
   }
 
-  /** Ends every listen stream gracefully (shutdown); nothing is served after. */
+  /** Ends every listen stream gracefully (shutdown, once ordinary requests are done). */
   async closeAll(): Promise<void> {
     const all = [...this.handlers.values()];
     this.handlers.clear();
-    await Promise.all(all.map((h) => h.close()));
+    await Promise.all(all.map((h) => h.handler.close()));
   }
 
   private classify(x: McpExchange): InboundClassificationOutcome {
@@ -160,29 +202,19 @@ export class ModernStrategy implements ServingStrategy, OnModuleInit {
     return outcome;
   }
 
-  private track({ req, res }: McpExchange): void {
-    markLongLived(req);
-    const streams = this.listens.get(req.tenant.id) ?? new Set<ListenStream>();
-    this.listens.set(req.tenant.id, streams);
-    const stream: ListenStream = { keyId: req.user.keyId, end: () => res.destroy() };
-    streams.add(stream);
-    // A stream is authenticated once, when it opens: it must not outlive its credential.
-    const expiresAt = req.user.expiresAt;
-    const expiry =
-      expiresAt === undefined
-        ? undefined
-        : setTimeout(stream.end, Math.min(Math.max(0, expiresAt - Date.now()), MAX_TIMER_MS));
-    expiry?.unref();
-    res.once('close', () => {
-      clearTimeout(expiry);
-      streams.delete(stream);
-      if (streams.size === 0 && this.listens.get(req.tenant.id) === streams) {
-        this.listens.delete(req.tenant.id);
-      }
-    });
+  /**
+   * A suspended or deleted tenant, or one that no longer serves this era, has its listen streams
+   * ended gracefully; any other change (a rename, new limits) leaves them, and every request,
+   * alone.
+   */
+  private async recheck(tenantId: string, slug: string, deleted: boolean): Promise<void> {
+    if (!this.handlers.has(tenantId)) return;
+    const tenant = deleted ? null : await this.tenants.resolve(slug);
+    if (tenant?.status === 'active' && protocolPosture(tenant) !== 'legacy-only') return;
+    this.retire(tenantId);
   }
 
-  private handlerFor(tenant: Tenant): McpHttpHandler {
+  private handlerFor(tenant: Tenant): TenantHandler {
     let h = this.handlers.get(tenant.id);
     if (h) {
       // Refresh its place: the map's order is least recently used first.
@@ -191,23 +223,33 @@ export class ModernStrategy implements ServingStrategy, OnModuleInit {
       return h;
     }
     const snapshot: ToolTenant = { id: tenant.id, slug: tenant.slug };
-    h = createMcpHandler(
+    const handler = createMcpHandler(
       ({ authInfo }) => this.server(snapshot, (authInfo as PlatformAuthInfo).extra),
       {
         legacy: 'reject',
         onerror: (err) => this.logger.debug(`tenant ${tenant.slug}: ${err.message}`),
       },
     );
+    h = { handler, inFlight: 0, retired: false };
     this.handlers.set(tenant.id, h);
-    if (this.handlers.size > MAX_TENANTS) this.drop(this.handlers.keys().next().value!);
+    if (this.handlers.size > MAX_TENANTS) this.retire(this.handlers.keys().next().value!);
     return h;
   }
 
-  private drop(tenantId: string): void {
+  /**
+   * New requests get a new handler; this one closes (its listen streams end with their final
+   * result) once the requests it is answering are done, so none of them is cut off.
+   */
+  private retire(tenantId: string): void {
     const h = this.handlers.get(tenantId);
     if (!h) return;
     this.handlers.delete(tenantId);
-    void h.close().catch(() => undefined);
+    h.retired = true;
+    if (h.inFlight === 0) this.close(h);
+  }
+
+  private close(h: TenantHandler): void {
+    void h.handler.close().catch(() => undefined);
   }
 
   /** The per-request server: a few handler registrations over precomputed data. */

@@ -2,14 +2,18 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { McpHttpHandler } from '@modelcontextprotocol/server';
 import type { PlatformAuthInfo } from '../mcp-exchange';
 
-/** Request headers the platform has used up and the SDK has no business seeing. */
-const WITHHELD = new Set(['authorization', 'cookie', 'content-length', 'transfer-encoding']);
+/**
+ * The request headers the SDK reads (content negotiation, the standard MCP headers, the
+ * `Mcp-Param-*` ones); credentials and everything else stay with the platform.
+ */
+const FORWARDED = new Set(['accept', 'content-type', 'origin', 'user-agent', 'x-request-id']);
+const forwarded = (name: string) => FORWARDED.has(name) || name.startsWith('mcp-');
 
 /**
  * Serves one request with a web-standard MCP handler, as `toNodeHandler` of
  * `@modelcontextprotocol/node` does, for a body the platform has already read and parsed: the
  * web Request carries no body (the parsed one is handed over, not serialised and parsed again)
- * and no credentials, and a JSON answer is written in one piece with its length. Measured with
+ * and only the headers the SDK reads (no credentials), and a JSON answer is written in one piece with its length. Measured with
  * the same load on the same build: ~30% more requests per second than `toNodeHandler`.
  */
 export async function serveWebExchange(
@@ -26,11 +30,12 @@ export async function serveWebExchange(
   });
   const headers = new Headers();
   for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined || WITHHELD.has(name)) continue;
+    if (value === undefined || !forwarded(name)) continue;
     if (Array.isArray(value)) for (const v of value) headers.append(name, v);
     else headers.set(name, value);
   }
-  const request = new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`, {
+  // The SDK reads no part of the URL; the Host header is the client's and may not even parse.
+  const request = new Request('http://localhost/mcp', {
     method: req.method,
     headers,
     signal: abort.signal,
@@ -53,16 +58,24 @@ export async function serveWebExchange(
   try {
     for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
       if (abort.signal.aborted) break;
-      if (!res.write(chunk)) {
-        await new Promise<void>((resolve) => {
-          res.once('drain', resolve);
-          abort.signal.addEventListener('abort', () => resolve(), { once: true });
-        });
-      }
+      if (!res.write(chunk)) await drained(res, abort.signal);
     }
   } catch {
     // The stream ended with the connection: nothing left to write to.
   }
   finished = true;
   res.end();
+}
+
+/** Resolves when `res` can take more, or the exchange is over; leaves no listener behind. */
+function drained(res: ServerResponse, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    res.once('drain', done);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
