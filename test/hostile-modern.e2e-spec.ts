@@ -16,7 +16,7 @@ import { usePlatform } from './support/platform';
  */
 
 /** Runs per property: every generator branch is reached, and the file stays well under 60 s. */
-const RUNS = 3000;
+const RUNS = 150;
 const PROPERTY_TIMEOUT = 120_000;
 
 const PV = 'io.modelcontextprotocol/protocolVersion';
@@ -106,9 +106,12 @@ function expectWellAnswered(res: RawResponse, secret: string, what: string): voi
   expectErrorBody(res.status, res.json, what);
 }
 
-/** One generated request, shortened for a failure message. */
+/** One generated request, shortened and without its credential, for a failure message. */
 const describeSent = (headers: Record<string, unknown>, body: string) => {
-  const h = JSON.stringify(headers).slice(0, 600);
+  const shown = Object.fromEntries(
+    Object.entries(headers).map(([k, v]) => [k, /^(authorization|x-api-key)$/i.test(k) ? '…' : v]),
+  );
+  const h = JSON.stringify(shown).slice(0, 600);
   return `headers ${h} body ${body.length > 600 ? `${body.slice(0, 600)}… (${body.length} chars)` : body}`;
 };
 
@@ -769,8 +772,19 @@ describe('MCP 2026-07-28 arm: hostile battery', () => {
         { weight: 8, arbitrary: fc.constant<string | null>(null) },
         { weight: 1, arbitrary: fc.constantFrom('tools/call', 'TOOLS/CALL', ' tools/call ') },
       ),
-      /** How the body carries the name: once, after or before a decoy, or on a prototype. */
-      shape: fc.constantFrom('plain', 'plain', 'plain', 'decoy first', 'add last', '__proto__'),
+      /**
+       * How the body carries the name: once, after or before a decoy, on a prototype; or in a
+       * notification (no id), which runs nothing.
+       */
+      shape: fc.constantFrom(
+        'plain',
+        'plain',
+        'plain',
+        'decoy first',
+        'add last',
+        '__proto__',
+        'notification',
+      ),
       meta: fc.oneof(
         { weight: 6, arbitrary: fc.constant<Record<string, unknown>>({}) },
         {
@@ -833,7 +847,9 @@ describe('MCP 2026-07-28 arm: hostile battery', () => {
             else if (plan === 'base64') headers['Mcp-Name'] = base64Form(c.bodyName);
             else if (plan === 'twice') headers['Mcp-Name'] = ['add', nameHeaderFor(c.bodyName)];
             else if (plan !== 'absent') headers['Mcp-Name'] = plan.value;
-            let text = JSON.stringify(body);
+            let text = JSON.stringify(
+              c.shape === 'notification' ? { ...body, id: undefined } : body,
+            );
             const name = JSON.stringify(c.bodyName);
             // (A function as the replacement: a name may hold `$&` and the like.)
             const reshape = (to: string) => (text = text.replace(`"name":${name}`, () => to));
@@ -924,6 +940,51 @@ describe('MCP 2026-07-28 arm: hostile battery', () => {
       },
       PROPERTY_TIMEOUT,
     );
+  });
+
+  describe('a flood of listen streams', () => {
+    it('is capped per credential with a 429 JSON-RPC error; other keys, calls and later listens go on', async () => {
+      const t = await p.admin.tenantWithKey(['math:use']);
+      const other = await p.admin.createKey(t.slug, { name: 'other', scopes: ['math:use'] });
+      const streams: Awaited<ReturnType<typeof openListen>>[] = [];
+      const listenOnce = () =>
+        modernPost(p, t.slug, bearer(t.key), {
+          method: 'subscriptions/listen',
+          params: { notifications: { toolsListChanged: true } },
+          timeoutMs: 3_000,
+        });
+      try {
+        for (let i = 0; i < 64; i++) {
+          const s = await openListen(p, t.slug, bearer(t.key));
+          streams.push(s);
+          if (s.status !== 200) break;
+          await pollFor('the acknowledgement', () => s.messages[0]);
+        }
+        const open = streams.filter((s) => s.status === 200);
+        expect(streams.at(-1)?.status).toBe(429);
+        expect(open.length).toBeGreaterThan(0);
+        // The refusal is an answer a client can act on, and no stream is left behind by it.
+        const refusal = await listenOnce();
+        expect(refusal.status).toBe(429);
+        expect(refusal.headers.get('retry-after')).toMatch(/^\d+$/);
+        expect(final(refusal.messages)?.error).toEqual(
+          expect.objectContaining({ code: expect.any(Number), message: expect.any(String) }),
+        );
+        expectWellAnswered(refusal, t.key, 'a listen over the cap');
+        // Another key of the tenant listens, and the capped key still calls.
+        const theirs = await openListen(p, t.slug, bearer(other.secret));
+        streams.push(theirs);
+        expect(theirs.status).toBe(200);
+        await expectStillServes(t);
+        // Closing one frees its place.
+        open[0].close();
+        await open[0].ended;
+        const again = await pollUntilOpen(() => openListen(p, t.slug, bearer(t.key)), streams);
+        expect(again.status).toBe(200);
+      } finally {
+        for (const s of streams) s.close();
+      }
+    });
   });
 
   describe('tenants stay apart on the modern arm', () => {
@@ -1096,8 +1157,9 @@ describe('MCP 2026-07-28 arm: hostile battery', () => {
       await expectStillServes(t);
     });
 
-    // Product bug: ModernStrategy runs ToolSurface.precheck only when the raw Mcp-Name equals
-    // params.name, while the SDK also accepts (and decodes) the SEP-2243 Base64 form.
+    // The SDK accepts an Mcp-Name in the SEP-2243 Base64 form; a pre-check that compared the raw
+    // header with params.name was skipped by it (a 300 KB add ran; a key without the scope got a
+    // JSON-RPC error instead of the step-up challenge).
     it('an Mcp-Name in its Base64 form gets the same 413 over the tool’s own limit', async () => {
       const { headers, body } = callOf('add', addLimit + 1, base64Form('add'));
       const res = await post(t.slug, headers, body);
@@ -1263,6 +1325,20 @@ async function pollFor<T>(what: string, check: () => T | undefined): Promise<T> 
     const value = check();
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`${what}: not within 5 s`);
+    await sleep(25);
+  }
+}
+
+/** Opens listen streams (each kept in `streams`) until one is let in (5 s at most). */
+async function pollUntilOpen(
+  open: () => ReturnType<typeof openListen>,
+  streams: Awaited<ReturnType<typeof openListen>>[],
+): Promise<Awaited<ReturnType<typeof openListen>>> {
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    const s = await open();
+    streams.push(s);
+    if (s.status === 200 || Date.now() > deadline) return s;
     await sleep(25);
   }
 }
