@@ -87,7 +87,7 @@ function nameHeader(value: string | undefined): string | undefined {
 }
 
 /**
- * The 2026-07-28 era (v2 `@modelcontextprotocol/server` and `/node`): no sessions, every request
+ * The 2026-07-28 era (v2 `@modelcontextprotocol/server`): no sessions, every request
  * carries its `_meta` envelope and is authenticated on its own. One `createMcpHandler` per tenant
  * (its listen router holds that tenant's `subscriptions/listen` streams, so a change reaches that
  * tenant only); the per-request server it asks for is a low-level `Server` whose handlers read
