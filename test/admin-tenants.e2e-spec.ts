@@ -17,6 +17,24 @@ describe('admin API: tenants', () => {
       .set(ADMIN)
       .send(body as object);
 
+  it('sets the protocol posture on create and on update, and shows it', async () => {
+    const slug = uniqueSlug('posture');
+    const res = await create({ slug, name: 'P', protocol: 'modern-only' }).expect(201);
+    expect(res.body).toMatchObject({ protocol: 'modern-only' });
+    const patched = await p
+      .http()
+      .patch(`/admin/tenants/${slug}`)
+      .set(ADMIN)
+      .send({ protocol: 'legacy-only' })
+      .expect(200);
+    expect(patched.body).toMatchObject({ protocol: 'legacy-only', name: 'P' });
+    const got = await p.http().get(`/admin/tenants/${slug}`).set(ADMIN).expect(200);
+    expect(got.body).toMatchObject({ protocol: 'legacy-only' });
+    const bad = await create({ slug: uniqueSlug('posture'), name: 'P', protocol: 'both' });
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.body)).toContain('protocol');
+  });
+
   it('creates a tenant and reads it back by slug', async () => {
     const slug = uniqueSlug('acme');
     const res = await create({ slug, name: 'Acme Corp' }).expect(201);
@@ -27,6 +45,7 @@ describe('admin API: tenants', () => {
       status: 'active',
       allowedOrigins: [],
       rateLimits: {},
+      protocol: 'dual',
       createdAt: expect.any(String),
       updatedAt: expect.any(String),
     });
