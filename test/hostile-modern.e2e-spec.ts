@@ -902,6 +902,20 @@ describe('MCP 2026-07-28 arm: hostile battery', () => {
                   extraParams: {},
                 },
               ],
+              // The plain call, so that each sender's attempts surely reach the policy itself.
+              [
+                {
+                  who: 'add switched off',
+                  apiKeyHeader: false,
+                  bodyName: 'add',
+                  namePlan: 'same',
+                  method: 'tools/call',
+                  methodHeader: null,
+                  shape: 'plain',
+                  meta: {},
+                  extraParams: {},
+                },
+              ],
               // A decoy name the header agrees with, and add as the name JSON.parse keeps.
               [
                 {
