@@ -824,6 +824,23 @@ describe('MCP 2026-07-28 arm: hostile battery', () => {
       await p.admin.setTool(switchedOff.slug, 'add', false);
     });
 
+    type ScopeCase = typeof scopeCase extends fc.Arbitrary<infer T> ? T : never;
+    /** A fixed case of the property below: a plain, well-formed tools/call of add, and `over`. */
+    const example = (over: Partial<ScopeCase>) =>
+      [
+        {
+          apiKeyHeader: false,
+          bodyName: 'add',
+          namePlan: 'same',
+          method: 'tools/call',
+          methodHeader: null,
+          shape: 'plain',
+          meta: {},
+          extraParams: {},
+          ...over,
+        },
+      ] as [ScopeCase];
+
     it(
       'no body name, Mcp-Name, case, whitespace or look-alike runs add for a key that may not',
       async () => {
@@ -875,61 +892,17 @@ describe('MCP 2026-07-28 arm: hostile battery', () => {
             numRuns: RUNS,
             examples: [
               // The Base64 form of the header, which the SDK decodes.
-              [
-                {
-                  who: 'no scopes',
-                  apiKeyHeader: false,
-                  bodyName: 'add',
-                  namePlan: 'base64',
-                  method: 'tools/call',
-                  methodHeader: null,
-                  shape: 'plain',
-                  meta: {},
-                  extraParams: {},
-                },
-              ],
+              example({ who: 'no scopes', namePlan: 'base64' }),
               // A lying header naming a tool the key may call.
-              [
-                {
-                  who: 'allow-list without add',
-                  apiKeyHeader: true,
-                  bodyName: 'add',
-                  namePlan: { value: 'whoami' },
-                  method: 'tools/call',
-                  methodHeader: null,
-                  shape: 'plain',
-                  meta: {},
-                  extraParams: {},
-                },
-              ],
+              example({
+                who: 'allow-list without add',
+                apiKeyHeader: true,
+                namePlan: { value: 'whoami' },
+              }),
               // The plain call, so that each sender's attempts surely reach the policy itself.
-              [
-                {
-                  who: 'add switched off',
-                  apiKeyHeader: false,
-                  bodyName: 'add',
-                  namePlan: 'same',
-                  method: 'tools/call',
-                  methodHeader: null,
-                  shape: 'plain',
-                  meta: {},
-                  extraParams: {},
-                },
-              ],
+              example({ who: 'add switched off' }),
               // A decoy name the header agrees with, and add as the name JSON.parse keeps.
-              [
-                {
-                  who: 'add switched off',
-                  apiKeyHeader: false,
-                  bodyName: 'whoami',
-                  namePlan: 'same',
-                  method: 'tools/call',
-                  methodHeader: null,
-                  shape: 'add last',
-                  meta: {},
-                  extraParams: {},
-                },
-              ],
+              example({ who: 'add switched off', bodyName: 'whoami', shape: 'add last' }),
             ],
           },
         );

@@ -9,7 +9,8 @@ import {
   builtInToolsFor,
   initializeRequest,
   MCP_POST_HEADERS,
-  rawMcp,
+  rawDelete,
+  rawGetStream,
   rawPost,
   toolsCall,
 } from './support/mcp';
@@ -587,21 +588,11 @@ describe('MCP 2026-07-28 era on a tenant endpoint', () => {
       const init = await rawPost(p, t.slug, initializeRequest(), bearer(t.key));
       expect(init.status).toBe(400);
       expect(final(init.messages)?.error?.code).toBe(-32022);
-      const get = await rawMcp(p, t.slug, {
-        method: 'GET',
-        headers: { ...bearer(t.key), Accept: 'text/event-stream' },
-      });
+      const get = await rawGetStream(p, t.slug, bearer(t.key));
       expect(get.status).toBe(405);
-      const del = await rawMcp(p, t.slug, {
-        method: 'DELETE',
-        headers: { ...bearer(t.key), 'Mcp-Session-Id': 'x' },
-      });
+      const del = await rawDelete(p, t.slug, bearer(t.key), 'x');
       expect(del.status).toBe(405);
-      const sse = await rawMcp(p, t.slug, {
-        method: 'GET',
-        path: 'sse',
-        headers: { ...bearer(t.key), Accept: 'text/event-stream' },
-      });
+      const sse = await rawGetStream(p, t.slug, bearer(t.key), 'sse');
       expect(sse.status).toBe(405);
       const v1 = new V1Client({ name: 'e2e-v1', version: '1.0.0' });
       await expect(

@@ -6,6 +6,8 @@ import {
   initializeRequest,
   MCP_POST_HEADERS,
   PROTOCOL_VERSION,
+  rawDelete,
+  rawGetStream,
   rawMcp,
   rawPost,
   resourceMetadataUrl,
@@ -54,15 +56,9 @@ describe('MCP endpoint in stateless mode', () => {
 
   it('answers GET and DELETE with 405', async () => {
     const t = await p.admin.tenantWithKey([]);
-    const get = await rawMcp(p, t.slug, {
-      method: 'GET',
-      headers: { ...bearer(t.key), Accept: 'text/event-stream' },
-    });
+    const get = await rawGetStream(p, t.slug, bearer(t.key));
     expect(get.status).toBe(405);
-    const del = await rawMcp(p, t.slug, {
-      method: 'DELETE',
-      headers: { ...bearer(t.key), 'Mcp-Session-Id': 'anything' },
-    });
+    const del = await rawDelete(p, t.slug, bearer(t.key), 'anything');
     expect(del.status).toBe(405);
   });
 

@@ -212,6 +212,28 @@ export function rawMcp(
   });
 }
 
+/** A GET of a tenant's event stream (`mcp`, or the legacy `sse`), read whole. */
+export const rawGetStream = (
+  target: Target,
+  slug: string,
+  headers: Record<string, string>,
+  path: 'mcp' | 'sse' = 'mcp',
+) =>
+  rawMcp(target, slug, {
+    method: 'GET',
+    path,
+    headers: { ...headers, Accept: 'text/event-stream' },
+  });
+
+/** A DELETE of the session `sessionId`. */
+export const rawDelete = (
+  target: Target,
+  slug: string,
+  headers: Record<string, string>,
+  sessionId: string,
+) =>
+  rawMcp(target, slug, { method: 'DELETE', headers: { ...headers, 'Mcp-Session-Id': sessionId } });
+
 /** A POST with the headers a well-behaved client sends, plus `headers`. */
 export function rawPost(
   target: Target,
