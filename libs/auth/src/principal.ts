@@ -10,6 +10,9 @@ export interface Principal {
   scopes: readonly string[];
   /** API keys may be limited to named tools; null or absent means no such limit. */
   tools?: readonly string[] | null;
+  /** Likewise for resources and resource templates (by name) and for prompts. */
+  resources?: readonly string[] | null;
+  prompts?: readonly string[] | null;
   /** The public key id of an API key, for logs and audit. */
   keyId?: string;
   /** A per-credential rate limit overriding the tenant's. */

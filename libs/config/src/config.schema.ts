@@ -32,6 +32,11 @@ export const envSchema = z.object({
         'must not start with mcp_ or contain dots or spaces (those shapes are API keys and JWTs)',
     })
     .optional(),
+  SECRETS_KEY: z
+    .string()
+    .min(32, { message: 'must be at least 32 characters' })
+    .optional()
+    .describe('master secret for sealed request state (and secrets at rest)'),
   REDIS_URL: url(['redis:', 'rediss:']).optional(),
   MCP_STATELESS: bool.default(false),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

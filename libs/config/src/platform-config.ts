@@ -19,6 +19,7 @@ export class PlatformConfig {
   readonly databaseUrl?: string;
   readonly dataDir!: string;
   readonly adminToken?: string;
+  readonly secretsKey?: string;
   readonly redisUrl?: string;
   readonly mcpStateless!: boolean;
   readonly logLevel!: string;
@@ -80,6 +81,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PlatformConfig
     databaseUrl: e.DATABASE_URL,
     dataDir: e.DATA_DIR,
     adminToken: e.ADMIN_TOKEN,
+    secretsKey: e.SECRETS_KEY,
     redisUrl: e.REDIS_URL,
     mcpStateless: e.MCP_STATELESS,
     logLevel: e.LOG_LEVEL,

@@ -8,10 +8,10 @@ import type { Principal } from '@app/auth';
 import { loadConfig, PlatformConfig } from '@app/config';
 import type { ToolGrantsService } from '@app/tenancy';
 import {
-  decideToolAccess,
+  decideAccess,
   McpTool,
   RequireScopes,
-  type TenantToolGrants,
+  type TenantGrants,
   ToolRegistry,
 } from '@app/tools';
 import { DirectTransport } from './direct-transport';
@@ -78,14 +78,15 @@ describe(McpServerFactory.name, () => {
    * The factory over a ToolSurface whose grants service answers `grants` for every tenant, with
    * the surface's visibleTools beside it (the lists the factory's servers answer with).
    */
-  const factoryWith = (grants?: () => TenantToolGrants) => {
+  const factoryWith = (grants?: () => TenantGrants) => {
     const surface = new ToolSurface(
       loadConfig({}),
       registry,
       { forTenant: () => Promise.resolve(grants?.() ?? new Map()) } as unknown as ToolGrantsService,
       { record: jest.fn() } as unknown as ToolCallRecorder,
+      null as never,
     );
-    return Object.assign(new McpServerFactory(surface), {
+    return Object.assign(new McpServerFactory(surface, null as never), {
       visibleTools: surface.visibleTools.bind(surface),
     });
   };
@@ -115,7 +116,7 @@ describe(McpServerFactory.name, () => {
   describe('visibleTools', () => {
     const everyScope = ['math:use', 'notes:read', 'notes:write'];
 
-    it.each<[string, Partial<Principal>, TenantToolGrants, string[]]>([
+    it.each<[string, Partial<Principal>, TenantGrants, string[]]>([
       ['no scopes', {}, new Map(), ['ping_tool']],
       ['one scope', { scopes: ['notes:read'] }, new Map(), ['ping_tool', 'read_tool']],
       [
@@ -167,7 +168,7 @@ describe(McpServerFactory.name, () => {
 
       expect(names(visible)).toEqual(expected);
       const allowed = [...registry.all()].filter(
-        (t) => decideToolAccess(sut, t, grants).kind === 'allowed',
+        (t) => decideAccess(sut, t, grants).kind === 'allowed',
       );
       expect(names(visible)).toEqual(names(allowed.map((t) => t.listEntry)));
       // The entries are the registry's own tools/list entries.
@@ -179,7 +180,7 @@ describe(McpServerFactory.name, () => {
       const tools = fc.option(fc.subarray([...ALL_TOOLS, 'no_such_tool']), { nil: undefined });
       const grants = fc
         .dictionary(fc.constantFrom(...ALL_TOOLS), fc.boolean())
-        .map((d) => new Map(Object.entries(d)) as TenantToolGrants);
+        .map((d) => new Map(Object.entries(d)) as TenantGrants);
       fc.assert(
         fc.property(
           fc.array(fc.record({ scopes, tools }), { minLength: 1, maxLength: 8 }),
@@ -190,7 +191,7 @@ describe(McpServerFactory.name, () => {
               const p = principal(shape);
               const g = grantMaps[i % grantMaps.length];
               const expected = [...registry.all()]
-                .filter((t) => decideToolAccess(p, t, g).kind === 'allowed')
+                .filter((t) => decideAccess(p, t, g).kind === 'allowed')
                 .map((t) => t.name)
                 .sort();
               expect(names(sut.visibleTools(p, g))).toEqual(expected);
@@ -201,7 +202,7 @@ describe(McpServerFactory.name, () => {
     });
 
     it('answers the same frozen array for the same grants and an equal principal shape', () => {
-      const grants: TenantToolGrants = new Map([['math_tool', false]]);
+      const grants: TenantGrants = new Map([['math_tool', false]]);
       const first = factory.visibleTools(
         principal({ id: 'a', scopes: ['notes:read'], tools: ['read_tool', 'ping_tool'] }),
         grants,
@@ -235,7 +236,7 @@ describe(McpServerFactory.name, () => {
     });
 
     it('answers differently for different scopes or allow-lists under the same grants', () => {
-      const grants: TenantToolGrants = new Map();
+      const grants: TenantGrants = new Map();
       const reader = factory.visibleTools(principal({ scopes: ['notes:read'] }), grants);
       const writer = factory.visibleTools(
         principal({ scopes: ['notes:read', 'notes:write'] }),
@@ -258,7 +259,7 @@ describe(McpServerFactory.name, () => {
     // one string with a space in it. That principal has neither scope, and must not share a cached
     // answer with one that has both (in either order of arrival).
     it('does not mix up one scope containing a space with two scopes', () => {
-      const grants: TenantToolGrants = new Map();
+      const grants: TenantGrants = new Map();
       const odd = principal({ kind: 'jwt', scopes: ['notes:read notes:write'] });
       const proper = principal({ kind: 'jwt', scopes: ['notes:read', 'notes:write'] });
 
@@ -340,7 +341,7 @@ describe(McpServerFactory.name, () => {
 
   describe('a server it creates', () => {
     it('answers tools/list with the cached visible tools, which stringify writes as JSON', async () => {
-      const grants: TenantToolGrants = new Map([['math_tool', false]]);
+      const grants: TenantGrants = new Map([['math_tool', false]]);
       const sut = factoryWith(() => grants);
       const server = sut.create({ id: 'tenant-1', slug: 'acme' });
       const transport = new DirectTransport();

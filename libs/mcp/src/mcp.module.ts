@@ -6,6 +6,8 @@ import { TenancyModule } from '@app/tenancy';
 import { ToolsModule } from '@app/tools';
 import { EraRouter } from './eras/era-router';
 import { LegacyPrecheck } from './eras/legacy-precheck';
+import { CapabilitySurface } from './capability-surface';
+import { RequestStateSealer } from './request-state';
 import { ModernStrategy } from './eras/modern.strategy';
 import { SseStrategy } from './eras/sse.strategy';
 import { StreamableStrategy } from './eras/streamable.strategy';
@@ -30,6 +32,8 @@ import { WellKnownController } from './well-known.controller';
   providers: [
     McpServerFactory,
     ToolSurface,
+    CapabilitySurface,
+    RequestStateSealer,
     McpBodies,
     LegacyPrecheck,
     ModernStrategy,

@@ -21,11 +21,37 @@ export abstract class SessionDirectory {
   abstract announce(record: SessionRecord): Promise<void>;
   abstract lookup(id: string): Promise<SessionRecord | undefined>;
   abstract end(id: string): Promise<void>;
+  /**
+   * True the first time a token is claimed within `ttlMs`, false ever after (a used one-time
+   * token, e.g. a sealed request state). Across replicas when they share Redis; a Redis outage
+   * answers false: refusing a retry is safer than accepting a replay.
+   */
+  abstract claimOnce(token: string, ttlMs: number): Promise<boolean>;
   abstract close(): Promise<void>;
+}
+
+/** One-time tokens claimed in this process, forgotten when they expire. */
+class LocalClaims {
+  private readonly claimed = new Map<string, number>();
+
+  claim(token: string, ttlMs: number): boolean {
+    const now = Date.now();
+    if (this.claimed.size >= 10_000) {
+      for (const [t, until] of this.claimed) if (until <= now) this.claimed.delete(t);
+    }
+    const until = this.claimed.get(token);
+    if (until !== undefined && until > now) return false;
+    this.claimed.set(token, now + ttlMs);
+    return true;
+  }
 }
 
 export class LocalSessionDirectory extends SessionDirectory {
   readonly shared = false;
+  private readonly claims = new LocalClaims();
+  claimOnce(token: string, ttlMs: number): Promise<boolean> {
+    return Promise.resolve(this.claims.claim(token, ttlMs));
+  }
   announce(): Promise<void> {
     return Promise.resolve();
   }
@@ -89,6 +115,15 @@ export class RedisSessionDirectory extends SessionDirectory {
       await this.redis.del(KEY(id));
     } catch (err) {
       this.logger.warn(`could not end shared session ${id}: ${(err as Error).message}`);
+    }
+  }
+
+  async claimOnce(token: string, ttlMs: number): Promise<boolean> {
+    try {
+      return (await this.redis.set(`mcp:claim:${token}`, '1', 'PX', ttlMs, 'NX')) === 'OK';
+    } catch (err) {
+      this.logger.warn(`could not claim a one-time token: ${(err as Error).message}`);
+      return false;
     }
   }
 

@@ -18,6 +18,20 @@ export interface ToolCallRecord {
   detail?: Record<string, unknown>;
 }
 
+/** A resource read or prompt get, allowed or not. */
+export interface UseRecord {
+  era: McpEra;
+  tenant: ToolTenant;
+  principal: Principal;
+  action: string;
+  /** The capability's grant key, e.g. `resource:note`. */
+  name: string;
+  outcome: AuditOutcome;
+  durationMs?: number;
+  requestId?: string;
+  detail?: Record<string, unknown>;
+}
+
 /** Every tool call, allowed or not, becomes a metric and an audit event (batched, off the hot path). */
 @Injectable()
 export class ToolCallRecorder {
@@ -39,6 +53,22 @@ export class ToolCallRecorder {
       actorId: c.principal.id,
       action: 'tool.call',
       tool: c.tool.slice(0, 64),
+      keyId: c.principal.kind === 'api-key' ? c.principal.id : undefined,
+      outcome: c.outcome,
+      durationMs: c.durationMs,
+      requestId: c.requestId,
+      detail: { ...c.detail, era: c.era },
+    });
+  }
+
+  /** Reads and gets are audited like calls; they are not tool-call metrics. */
+  recordUse(c: UseRecord): void {
+    this.audit.record({
+      tenantId: c.tenant.id,
+      actorKind: c.principal.kind,
+      actorId: c.principal.id,
+      action: c.action,
+      tool: c.name.slice(0, 64),
       keyId: c.principal.kind === 'api-key' ? c.principal.id : undefined,
       outcome: c.outcome,
       durationMs: c.durationMs,

@@ -4,21 +4,26 @@ import { bearerChallenge, type Principal, resourceMetadataUrl } from '@app/auth'
 import { PlatformConfig } from '@app/config';
 import { ToolGrantsService } from '@app/tenancy';
 import {
-  decideToolAccess,
+  type Capability,
+  decideAccess,
+  grantKey,
+  InputRequired,
   invokeTool,
-  type TenantToolGrants,
+  type TenantGrants,
   type ToolCallResult,
   type ToolContext,
   type ToolListEntry,
   ToolRegistry,
   type ToolTenant,
 } from '@app/tools';
+import { CapabilitySurface } from './capability-surface';
 import { sendJsonRpcError } from './jsonrpc';
 import { JSONRPC_INVALID_PARAMS, type McpRequest, tooLarge } from './mcp-exchange';
 import { type McpEra, ToolCallRecorder } from './tool-call-recorder';
 
 export type ToolCallOutcome =
   | { kind: 'result'; result: ToolCallResult }
+  | { kind: 'input_required'; input: InputRequired }
   | { kind: 'insufficient_scope'; scopes: readonly string[] }
   | { kind: 'hidden' };
 
@@ -29,7 +34,7 @@ export interface ToolCall {
   name: string;
   args: unknown;
   requestId?: string;
-  context: Pick<ToolContext, 'signal' | 'progress' | 'log'>;
+  context: Pick<ToolContext, 'signal' | 'progress' | 'log' | 'answers' | 'clientCan'>;
 }
 
 /**
@@ -39,7 +44,7 @@ export interface ToolCall {
  */
 @Injectable()
 export class ToolSurface {
-  private readonly listed = new WeakMap<TenantToolGrants, Map<string, readonly ToolListEntry[]>>();
+  private readonly listed = new WeakMap<TenantGrants, Map<string, readonly ToolListEntry[]>>();
   private readonly listedJson = new WeakMap<readonly ToolListEntry[], string>();
 
   constructor(
@@ -47,9 +52,10 @@ export class ToolSurface {
     private readonly registry: ToolRegistry,
     private readonly grants: ToolGrantsService,
     private readonly recorder: ToolCallRecorder,
+    private readonly capabilities: CapabilitySurface,
   ) {}
 
-  grantsOf(tenantId: string): Promise<TenantToolGrants> {
+  grantsOf(tenantId: string): Promise<TenantGrants> {
     return this.grants.forTenant(tenantId);
   }
 
@@ -58,7 +64,7 @@ export class ToolSurface {
    * tenant's grants (a new map whenever they change) and the principal's scopes and tool list, so
    * it is kept per grants map and principal shape, as a frozen array whose JSON is kept too.
    */
-  visibleTools(principal: Principal, grants: TenantToolGrants): readonly ToolListEntry[] {
+  visibleTools(principal: Principal, grants: TenantGrants): readonly ToolListEntry[] {
     let byShape = this.listed.get(grants);
     if (!byShape) this.listed.set(grants, (byShape = new Map<string, readonly ToolListEntry[]>()));
     // JSON, not a joined string: scopes from an IdP may contain any separator.
@@ -67,7 +73,7 @@ export class ToolSurface {
     if (!tools) {
       const visible: ToolListEntry[] = [];
       for (const tool of this.registry.all()) {
-        if (decideToolAccess(principal, tool, grants).kind === 'allowed') {
+        if (decideAccess(principal, tool, grants).kind === 'allowed') {
           visible.push(tool.listEntry);
         }
       }
@@ -88,7 +94,7 @@ export class ToolSurface {
 
   async call(c: ToolCall): Promise<ToolCallOutcome> {
     const tool = this.registry.get(c.name);
-    const decision = decideToolAccess(c.principal, tool, await this.grants.forTenant(c.tenant.id));
+    const decision = decideAccess(c.principal, tool, await this.grants.forTenant(c.tenant.id));
     const record = { era: c.era, tenant: c.tenant, principal: c.principal, tool: c.name };
     if (decision.kind !== 'allowed' || !tool) {
       this.recorder.record({
@@ -105,43 +111,77 @@ export class ToolSurface {
       tenant: c.tenant,
       principal: c.principal,
     });
+    const input = result instanceof InputRequired;
     this.recorder.record({
       ...record,
-      outcome: result.isError ? 'error' : 'ok',
+      outcome: !input && result.isError ? 'error' : 'ok',
       durationMs: performance.now() - started,
       requestId: c.requestId,
+      ...(input ? { detail: { inputRequired: Object.keys(result.requests) } } : {}),
     });
-    return { kind: 'result', result };
+    return input ? { kind: 'input_required', input: result } : { kind: 'result', result };
   }
 
   /**
-   * The HTTP-level check of a `tools/call` before any SDK sees it, the same in both eras: a body
-   * over the tool's own argument limit is a 413, and a call the principal lacks scopes for is an
-   * HTTP 403 with a step-up challenge (thrown, for the exception filter), decided by the one
-   * policy. Returns false when it answered.
+   * The HTTP-level check of a `tools/call`, `resources/read` or `prompts/get` before any SDK sees
+   * it, the same in both eras: a tool call over the tool's own argument limit is a 413, and a use
+   * the principal lacks scopes for is an HTTP 403 with a step-up challenge (thrown, for the
+   * exception filter), decided by the one policy. Returns false when it answered.
    */
-  async precheck(req: McpRequest, res: Response, era: McpEra, name: string): Promise<boolean> {
-    const tool = this.registry.get(name);
-    if (tool && req.bodyBytes !== undefined && req.bodyBytes > tool.limits.maxBytes) {
-      sendJsonRpcError(
-        res,
-        413,
-        JSONRPC_INVALID_PARAMS,
-        tooLarge(req.bodyBytes, tool.limits.maxBytes, tool.name),
-      );
-      return false;
+  async precheck(
+    req: McpRequest,
+    res: Response,
+    era: McpEra,
+    method: string,
+    params: unknown,
+  ): Promise<boolean> {
+    let capability: Capability | undefined;
+    let label: string;
+    if (method === 'tools/call') {
+      const name = (params as { name?: unknown } | undefined)?.name;
+      if (typeof name !== 'string') return true;
+      const tool = this.registry.get(name);
+      if (tool && req.bodyBytes !== undefined && req.bodyBytes > tool.limits.maxBytes) {
+        sendJsonRpcError(
+          res,
+          413,
+          JSONRPC_INVALID_PARAMS,
+          tooLarge(req.bodyBytes, tool.limits.maxBytes, tool.name),
+        );
+        return false;
+      }
+      capability = tool;
+      label = `tool ${name}`;
+    } else {
+      capability = this.capabilities.named(method, params);
+      if (!capability) return true;
+      label = `${capability.kind} ${capability.name}`;
     }
-    const decision = decideToolAccess(req.user, tool, await this.grants.forTenant(req.tenant.id));
-    if (decision.kind !== 'insufficient_scope') return true;
-    this.recorder.record({
-      era,
-      tenant: req.tenant,
-      principal: req.user,
-      tool: name,
-      outcome: 'denied',
-      requestId: res.getHeader('X-Request-Id') as string | undefined,
-      detail: { reason: 'insufficient_scope' },
-    });
+    const decision = decideAccess(req.user, capability, await this.grants.forTenant(req.tenant.id));
+    if (decision.kind !== 'insufficient_scope' || !capability) return true;
+    const requestId = res.getHeader('X-Request-Id') as string | undefined;
+    if (capability.kind === 'tool') {
+      this.recorder.record({
+        era,
+        tenant: req.tenant,
+        principal: req.user,
+        tool: capability.name,
+        outcome: 'denied',
+        requestId,
+        detail: { reason: 'insufficient_scope' },
+      });
+    } else {
+      this.recorder.recordUse({
+        era,
+        tenant: req.tenant,
+        principal: req.user,
+        action: capability.kind === 'prompt' ? 'prompt.get' : 'resource.read',
+        name: grantKey(capability.kind, capability.name),
+        outcome: 'denied',
+        requestId,
+        detail: { reason: 'insufficient_scope' },
+      });
+    }
     const scope = decision.scopes.join(' ');
     res.setHeader(
       'WWW-Authenticate',
@@ -149,11 +189,11 @@ export class ToolSurface {
         error: 'insufficient_scope',
         scope,
         resource_metadata: resourceMetadataUrl(this.config.publicUrl, req.tenant.slug),
-        error_description: `${name} needs ${scope}`,
+        error_description: `${capability.name} needs ${scope}`,
       }),
     );
     throw new ForbiddenException(
-      `insufficient scope: tool ${name} needs ${scope}; ask for a key or token with it`,
+      `insufficient scope: ${label} needs ${scope}; ask for a key or token with it`,
     );
   }
 }

@@ -9,3 +9,4 @@ export * from './key-usage.recorder';
 export * from './ttl-cache';
 export * from './tool-grants.service';
 export * from './change-bus';
+export * from './platform-secrets';

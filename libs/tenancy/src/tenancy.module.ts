@@ -8,6 +8,7 @@ import { CHANGE_CHANNEL, ChangeBus, PgChangeBus, RedisChangeBus } from './change
 import { CHANGE_BUS, ChangeFeed } from './change-feed';
 import { ApiKey, PlatformSetting, Tenant, ToolGrant } from './entities';
 import { KeyUsageRecorder } from './key-usage.recorder';
+import { PlatformSecrets } from './platform-secrets';
 import { TenantsService } from './tenants.service';
 import { ToolGrantsService } from './tool-grants.service';
 
@@ -37,6 +38,7 @@ function changeBus(
     ToolGrantsService,
     ChangeFeed,
     KeyUsageRecorder,
+    PlatformSecrets,
   ],
   exports: [
     TenantsService,
@@ -44,6 +46,7 @@ function changeBus(
     ToolGrantsService,
     ChangeFeed,
     KeyUsageRecorder,
+    PlatformSecrets,
     TypeOrmModule,
   ],
 })

@@ -13,6 +13,7 @@ import {
 import { CoreTools } from './builtin/core.tools';
 import { McpTool } from './decorators';
 import type { ToolContext } from './tool-context';
+import type { ToolCallResult } from './tool-invoker';
 import { invokeTool } from './tool-invoker';
 import { ContributedTool, ToolContributor, ToolRegistry, ToolSource } from './tool-registry';
 
@@ -309,16 +310,16 @@ describe('ToolRegistry argument limits', () => {
       content: [{ type: 'text', text: 'ok' }],
     });
     expect(
-      (await invokeTool(tool('narrow_tool'), { items: [1, 2, 3] }, ctx)).content,
+      ((await invokeTool(tool('narrow_tool'), { items: [1, 2, 3] }, ctx)) as ToolCallResult).content,
     ).toMatchObject([{ text: /more than 3 elements/ }]);
 
     // Too deep for the cap and unstorable: the cap answers, findUnstorableText never ran.
     const deep = { items: [nest(40, 'nul\u0000')] };
-    const refused = await invokeTool(tool('plain_tool'), deep, ctx);
+    const refused = (await invokeTool(tool('plain_tool'), deep, ctx)) as ToolCallResult;
     expect(refused.isError).toBe(true);
     expect(refused.content).toMatchObject([{ text: /nest deeper than 32 levels/ }]);
     // Within the wide tool's depth the storable-text check still finds the NUL.
-    expect((await invokeTool(tool('wide_tool'), deep, ctx)).content).toMatchObject([
+    expect(((await invokeTool(tool('wide_tool'), deep, ctx)) as ToolCallResult).content).toMatchObject([
       { text: /invalid arguments for wide_tool: items\.0\..*must be valid Unicode text/ },
     ]);
     expect(tools.calls).toEqual([many]);

@@ -38,3 +38,54 @@ export const REQUIRED_SCOPES = 'mcp:required-scopes';
 
 /** Every listed scope is needed to see or call the tool. On a method or on the whole class. */
 export const RequireScopes = (...scopes: ScopeName[]) => SetMetadata(REQUIRED_SCOPES, scopes);
+
+export interface McpResourceOptions {
+  /** Unique among resources and resource templates; what grants and allow-lists name. */
+  name: string;
+  /** The fixed URI clients read; unique. */
+  uri: string;
+  title?: string;
+  description?: string;
+  mimeType?: string;
+}
+
+/** Marks a provider method `(uri, ctx) => contents` as an MCP resource at a fixed URI. */
+export const McpResource = DiscoveryService.createDecorator<McpResourceOptions>();
+
+export interface McpResourceTemplateOptions {
+  /** Unique among resources and resource templates; what grants and allow-lists name. */
+  name: string;
+  /** An RFC 6570 URI template, e.g. `notes://{id}`; its variables can be completed (@McpComplete). */
+  uriTemplate: string;
+  title?: string;
+  description?: string;
+  mimeType?: string;
+}
+
+/**
+ * Marks a provider method `(uri, variables, ctx) => contents | null` as a resource template: it
+ * reads every URI the template matches; null means there is no such resource.
+ */
+export const McpResourceTemplate = DiscoveryService.createDecorator<McpResourceTemplateOptions>();
+
+export interface McpPromptOptions {
+  /** Unique among prompts. */
+  name: string;
+  title?: string;
+  description?: string;
+  /** The prompt's arguments: an object of strings (MCP passes prompt arguments as strings). */
+  args?: z.ZodObject;
+}
+
+/** Marks a provider method `(args, ctx) => {messages}` as an MCP prompt. */
+export const McpPrompt = DiscoveryService.createDecorator<McpPromptOptions>();
+
+export type McpCompleteOptions =
+  | { prompt: string; argument: string }
+  | { resourceTemplate: string; argument: string };
+
+/**
+ * Marks a provider method `(value, ctx) => string[]` as the completion of one prompt argument or
+ * resource-template variable. It answers only to principals who may use that prompt or template.
+ */
+export const McpComplete = DiscoveryService.createDecorator<McpCompleteOptions>();

@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { z } from 'zod';
 import { describeTextProblem, findUnstorableText, isDatabaseUnavailable } from '@app/database';
 import { checkArgumentShape } from './argument-limits';
+import { InputRequired } from './input';
 import { ToolContext, ToolInputError } from './tool-context';
 import type { ToolDefinition } from './tool-registry';
 
@@ -25,8 +26,19 @@ export function toolError(text: string): ToolCallResult {
   return { isError: true, content: [{ type: 'text', text }] };
 }
 
+/**
+ * A tool's answer given as MCP content blocks (images, audio, embedded resources, several
+ * blocks), for tools whose result is not one JSON value or one text.
+ */
+export class ToolContent {
+  constructor(readonly content: ToolCallResult['content']) {}
+}
+
+export const toolContent = (...content: ToolCallResult['content']) => new ToolContent(content);
+
 function toResult(tool: ToolDefinition, out: unknown): ToolCallResult {
   if (out === undefined || out === null) return { content: [] };
+  if (out instanceof ToolContent) return { content: out.content };
   if (typeof out === 'string') return { content: [{ type: 'text', text: out }] };
   const text = JSON.stringify(out);
   if (tool.output) {
@@ -37,13 +49,14 @@ function toResult(tool: ToolDefinition, out: unknown): ToolCallResult {
 
 /**
  * Validates arguments and runs a tool. The caller's mistakes and the tool's failures both come
- * back as tool errors (`isError: true`) the model can read, never as protocol errors.
+ * back as tool errors (`isError: true`) the model can read, never as protocol errors; a tool that
+ * needs the client's input first answers `InputRequired`, which each era fulfils its own way.
  */
 export async function invokeTool(
   tool: ToolDefinition,
   args: unknown,
   ctx: ToolContext,
-): Promise<ToolCallResult> {
+): Promise<ToolCallResult | InputRequired> {
   // The caps first, so nothing walks deeper or longer than the tool allows (findUnstorableText and
   // zod would). Over-cap arguments are the caller's mistake like any invalid argument, and the MCP
   // specification has invalid arguments reported as tool errors the model can read and correct,
@@ -58,7 +71,8 @@ export async function invokeTool(
     return toolError(`invalid arguments for ${tool.name}: ${describeIssues(parsed.error)}`);
   }
   try {
-    return toResult(tool, await tool.handler(parsed.data, ctx));
+    const out = await tool.handler(parsed.data, ctx);
+    return out instanceof InputRequired ? out : toResult(tool, out);
   } catch (err) {
     if (err instanceof ToolInputError) return toolError(err.message);
     if (ctx.signal.aborted) return toolError(`${tool.name} was cancelled`);

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { TENANT_ADMIN_SCOPE } from '@app/auth';
 import { PlatformConfig, type ToolArgumentLimits } from '@app/config';
 import { resolveArgumentLimits } from './argument-limits';
+import { CapabilityRegistry } from './capability-registry';
 import {
   McpTool,
   McpToolOptions,
@@ -24,6 +25,7 @@ export interface ToolListEntry {
 }
 
 export interface ToolDefinition {
+  readonly kind: 'tool';
   readonly name: string;
   readonly title?: string;
   readonly description: string;
@@ -69,7 +71,8 @@ export interface ToolContributor {
 @Injectable()
 export class ToolRegistry implements OnModuleInit {
   private tools = new Map<string, ToolDefinition>();
-  private scopeCatalog: readonly string[] = [TENANT_ADMIN_SCOPE];
+  private toolScopes: readonly string[] = [];
+  private scopeCatalog?: readonly string[];
   /** MAX_ARGUMENT_BYTES, MAX_ARGUMENT_ELEMENTS and MAX_ARGUMENT_DEPTH: every tool's defaults. */
   private readonly defaultLimits: ToolArgumentLimits;
   private largestBytes: number;
@@ -78,6 +81,7 @@ export class ToolRegistry implements OnModuleInit {
     private readonly discovery: DiscoveryService,
     private readonly scanner: MetadataScanner,
     private readonly reflector: Reflector,
+    private readonly capabilities: CapabilityRegistry,
     config: PlatformConfig,
   ) {
     this.defaultLimits = config.toolArgumentLimits;
@@ -116,9 +120,8 @@ export class ToolRegistry implements OnModuleInit {
       }
     }
     this.tools = tools;
-    const scopes = new Set([TENANT_ADMIN_SCOPE]);
-    for (const t of tools.values()) t.requiredScopes.forEach((s) => scopes.add(s));
-    this.scopeCatalog = [...scopes].sort();
+    this.toolScopes = [...tools.values()].flatMap((t) => t.requiredScopes);
+    this.scopeCatalog = undefined;
     this.largestBytes = tools.size
       ? Math.max(...[...tools.values()].map((t) => t.limits.maxBytes))
       : this.defaultLimits.maxBytes;
@@ -138,6 +141,7 @@ export class ToolRegistry implements OnModuleInit {
       ...(o.annotations ? { annotations: o.annotations } : {}),
     };
     return Object.freeze({
+      kind: 'tool' as const,
       name: o.name,
       title: o.title,
       description: o.description,
@@ -173,8 +177,14 @@ export class ToolRegistry implements OnModuleInit {
     return this.largestBytes;
   }
 
-  /** Every scope a key or token can usefully hold: the tools' scopes plus tenant:admin. */
+  /**
+   * Every scope a key or token can usefully hold: those of the tools, resources and prompts, plus
+   * tenant:admin. Asked when requests come (after every registry has been filled at boot).
+   */
   scopes(): readonly string[] {
+    this.scopeCatalog ??= Object.freeze(
+      [...new Set([TENANT_ADMIN_SCOPE, ...this.toolScopes, ...this.capabilities.scopes()])].sort(),
+    );
     return this.scopeCatalog;
   }
 }

@@ -6,11 +6,12 @@ import { MathTools } from './builtin/math.tools';
 import { Note } from './builtin/note.entity';
 import { NotesService } from './builtin/notes.service';
 import { NotesTools } from './builtin/notes.tools';
+import { CapabilityRegistry } from './capability-registry';
 import { ToolRegistry } from './tool-registry';
 
 @Module({
   imports: [DiscoveryModule, TypeOrmModule.forFeature([Note])],
-  providers: [ToolRegistry, NotesService, CoreTools, MathTools, NotesTools],
-  exports: [ToolRegistry],
+  providers: [ToolRegistry, CapabilityRegistry, NotesService, CoreTools, MathTools, NotesTools],
+  exports: [ToolRegistry, CapabilityRegistry],
 })
 export class ToolsModule {}

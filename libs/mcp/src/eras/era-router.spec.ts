@@ -37,7 +37,14 @@ interface Case {
 
 describe(EraRouter.name, () => {
   // The real strategies' claims (the modern one classifies with the SDK), their serving stubbed.
-  const modern = new ModernStrategy(null as never, null as never, null as never, null as never);
+  const modern = new ModernStrategy(
+    null as never,
+    null as never,
+    null as never,
+    null as never,
+    null as never,
+    null as never,
+  );
   const streamable = new StreamableStrategy(
     null as never,
     null as never,

@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Response } from 'express';
 import {
-  isToolsCall,
   JSONRPC_INVALID_REQUEST,
   JSONRPC_SESSION_NOT_FOUND,
   sendJsonRpcError,
@@ -9,6 +8,9 @@ import {
 import { attachAuth, type McpExchange, type McpRequest } from '../mcp-exchange';
 import type { McpSession } from '../session-store';
 import { ToolSurface } from '../tool-surface';
+
+/** The methods that use one capability, checked against the policy before any SDK sees them. */
+export const PRECHECKED: ReadonlySet<string> = new Set(['tools/call', 'resources/read', 'prompts/get']);
 
 /**
  * What the 2025-era transports check before their SDK sees a message: batches are refused, and a
@@ -29,8 +31,9 @@ export class LegacyPrecheck {
       return false;
     }
     attachAuth(req);
-    if (!isToolsCall(req.body)) return true;
-    return this.surface.precheck(req, res, '2025', req.body.params.name);
+    const body = req.body as { method?: unknown; params?: unknown } | null;
+    if (!body || typeof body.method !== 'string' || !PRECHECKED.has(body.method)) return true;
+    return this.surface.precheck(req, res, '2025', body.method, body.params);
   }
 }
 

@@ -11,10 +11,25 @@ import {
   type ServerContext,
   type Tool,
   type CallToolResult,
+  type GetPromptResult,
+  type ReadResourceResult,
+  type Prompt,
+  CLIENT_CAPABILITIES_META_KEY,
 } from '@modelcontextprotocol/server';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/server/validators/ajv';
 import { ChangeFeed, protocolPosture, type Tenant, TenantsService } from '@app/tenancy';
-import type { ToolContext, ToolTenant } from '@app/tools';
+import {
+  type CapabilityContext,
+  type ClientCapabilityName,
+  InputAnswers,
+  type InputRequired,
+  type InputResponse,
+  type ToolContext,
+  type ToolTenant,
+} from '@app/tools';
+import { CapabilitySurface, type CompletionRef } from '../capability-surface';
+import { RequestStateRefused, RequestStateSealer, type StateBinding } from '../request-state';
+import { PRECHECKED } from './legacy-precheck';
 import { attachAuth, McpBodies, type McpExchange, type PlatformAuthInfo } from '../mcp-exchange';
 import { SERVER_INFO } from '../server-info';
 import { ToolSurface } from '../tool-surface';
@@ -39,10 +54,9 @@ const jsonSchemaValidator = new AjvJsonSchemaValidator();
 const CAPABILITIES = {
   tools: { listChanged: true },
   logging: {},
-  // Declared with empty catalogs until the platform hosts prompts and resources: clients and the
-  // conformance suite expect the cacheable lists to be answered, not refused.
   prompts: {},
   resources: {},
+  completions: {},
 };
 
 /**
@@ -57,6 +71,8 @@ const CACHE_HINTS = {
   'prompts/list': LIST_HINT,
   'resources/list': LIST_HINT,
   'resources/templates/list': LIST_HINT,
+  // A read is the principal's, and what it reads may change at any moment (a note edited).
+  'resources/read': LIST_HINT,
 } as const;
 
 const classified = new WeakMap<object, InboundClassificationOutcome>();
@@ -106,6 +122,8 @@ export class ModernStrategy implements ServingStrategy, OnModuleInit {
     private readonly bodies: McpBodies,
     private readonly changes: ChangeFeed,
     private readonly tenants: TenantsService,
+    private readonly capabilities: CapabilitySurface,
+    private readonly sealer: RequestStateSealer,
   ) {}
 
   onModuleInit(): void {
@@ -161,7 +179,9 @@ export class ModernStrategy implements ServingStrategy, OnModuleInit {
             id,
           );
         }
-        if (!(await this.surface.precheck(req, res, this.era, name))) return;
+      }
+      if (PRECHECKED.has(method) && !(await this.surface.precheck(req, res, this.era, method, params))) {
+        return;
       }
       if (method === 'subscriptions/listen') {
         if (!this.listens.open(x, id)) return;
@@ -252,6 +272,51 @@ export class ModernStrategy implements ServingStrategy, OnModuleInit {
     void h.handler.close().catch(() => undefined);
   }
 
+  private binding(
+    tenant: ToolTenant,
+    principal: { id: string },
+    method: string,
+    target: string,
+    args: unknown,
+  ): StateBinding {
+    return { tenantId: tenant.id, principalId: principal.id, method, target, args: args ?? null };
+  }
+
+  /** Every answer so far: the earlier rounds' (sealed in the state) and this retry's own. */
+  private async answersOf(ctx: ServerContext, binding: StateBinding): Promise<InputAnswers> {
+    const state = ctx.mcpReq.requestState() as unknown;
+    let earlier: Record<string, InputResponse> = {};
+    if (state !== undefined) {
+      if (typeof state !== 'string') {
+        throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'requestState must be a string');
+      }
+      try {
+        earlier = await this.sealer.open(state, binding);
+      } catch (err) {
+        if (err instanceof RequestStateRefused) {
+          throw new ProtocolError(ProtocolErrorCode.InvalidParams, err.message, {
+            reason: 'invalid_request_state',
+          });
+        }
+        throw err;
+      }
+    }
+    const now = ctx.mcpReq.inputResponses as Record<string, InputResponse> | undefined;
+    return new InputAnswers(earlier).with(now);
+  }
+
+  /**
+   * The `input_required` result: what the handler asks, and every answer so far sealed for the
+   * retry. The SDK refuses it with -32021 (HTTP 400) when the envelope lacks a capability asked.
+   */
+  private inputRequired(input: InputRequired, binding: StateBinding, answers: InputAnswers) {
+    return {
+      resultType: 'input_required' as const,
+      inputRequests: input.requests,
+      requestState: this.sealer.seal(binding, { ...answers.toJSON() }),
+    };
+  }
+
   /** The per-request server: a few handler registrations over precomputed data. */
   private server(tenant: ToolTenant, auth: PlatformAuthInfo['extra']): Server {
     const { principal } = auth;
@@ -270,6 +335,8 @@ export class ModernStrategy implements ServingStrategy, OnModuleInit {
     }));
     server.setRequestHandler('tools/call', async (request, ctx) => {
       const name = request.params.name;
+      const binding = this.binding(tenant, principal, 'tools/call', name, request.params.arguments);
+      const answers = await this.answersOf(ctx, binding);
       const outcome = await this.surface.call({
         era: this.era,
         tenant,
@@ -277,9 +344,12 @@ export class ModernStrategy implements ServingStrategy, OnModuleInit {
         name,
         args: request.params.arguments,
         requestId,
-        context: context(ctx, name),
+        context: { ...context(ctx, name), ...asking(ctx, answers) },
       });
       if (outcome.kind === 'result') return outcome.result as CallToolResult;
+      if (outcome.kind === 'input_required') {
+        return this.inputRequired(outcome.input, binding, answers) as unknown as CallToolResult;
+      }
       if (outcome.kind === 'insufficient_scope') {
         throw new ProtocolError(
           ProtocolErrorCode.InvalidRequest,
@@ -288,14 +358,81 @@ export class ModernStrategy implements ServingStrategy, OnModuleInit {
       }
       throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Tool ${name} not found`);
     });
-    server.setRequestHandler('prompts/list', () => ({ prompts: [] }));
-    server.setRequestHandler('resources/list', () => ({ resources: [] }));
-    server.setRequestHandler('resources/templates/list', () => ({ resourceTemplates: [] }));
-    server.setRequestHandler('resources/read', (request) => {
-      throw new ResourceNotFoundError(request.params.uri);
+    server.setRequestHandler('resources/list', async () => ({
+      resources: this.capabilities.resources(principal, await this.capabilities.grantsOf(tenant.id)),
+    }));
+    server.setRequestHandler('resources/templates/list', async () => ({
+      resourceTemplates: this.capabilities.templates(
+        principal,
+        await this.capabilities.grantsOf(tenant.id),
+      ),
+    }));
+    server.setRequestHandler('resources/read', async (request, ctx) => {
+      const { uri } = request.params;
+      const binding = this.binding(tenant, principal, 'resources/read', uri, null);
+      const answers = await this.answersOf(ctx, binding);
+      const use = { era: this.era, tenant, principal, requestId, context: asking(ctx, answers) };
+      const outcome = await this.capabilities.read(use, uri);
+      if (outcome.kind === 'result') return { contents: outcome.contents } as ReadResourceResult;
+      if (outcome.kind === 'input_required') {
+        return this.inputRequired(outcome.input, binding, answers) as unknown as ReadResourceResult;
+      }
+      // A resource the principal may not read is answered like one that does not exist.
+      throw new ResourceNotFoundError(uri);
+    });
+    server.setRequestHandler('prompts/list', async () => ({
+      prompts: this.capabilities.prompts(
+        principal,
+        await this.capabilities.grantsOf(tenant.id),
+      ) as Prompt[],
+    }));
+    server.setRequestHandler('prompts/get', async (request, ctx) => {
+      const { name } = request.params;
+      const args = request.params.arguments;
+      const binding = this.binding(tenant, principal, 'prompts/get', name, args);
+      const answers = await this.answersOf(ctx, binding);
+      const use = { era: this.era, tenant, principal, requestId, context: asking(ctx, answers) };
+      const outcome = await this.capabilities.getPrompt(use, name, args);
+      switch (outcome.kind) {
+        case 'result':
+          return outcome.result as GetPromptResult;
+        case 'input_required':
+          return this.inputRequired(outcome.input, binding, answers) as unknown as GetPromptResult;
+        case 'invalid':
+          throw new ProtocolError(ProtocolErrorCode.InvalidParams, outcome.message);
+        case 'insufficient_scope':
+        case 'hidden':
+          throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Prompt ${name} not found`);
+      }
+    });
+    server.setRequestHandler('completion/complete', async (request) => {
+      const { ref, argument, context: completionContext } = request.params;
+      const completion = await this.capabilities.complete(
+        { tenant, principal },
+        ref as CompletionRef,
+        argument,
+        completionContext?.arguments,
+      );
+      return { completion: { ...completion } };
     });
     return server;
   }
+}
+
+/** What this request's envelope says the client can be asked, and the answers it brought. */
+function asking(
+  ctx: ServerContext,
+  answers: InputAnswers,
+): Pick<CapabilityContext, 'signal' | 'answers' | 'clientCan'> {
+  const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
+  const declared = envelope?.[CLIENT_CAPABILITIES_META_KEY] as
+    | Partial<Record<ClientCapabilityName, unknown>>
+    | undefined;
+  return {
+    signal: ctx.mcpReq.signal,
+    answers,
+    clientCan: (capability) => !!declared?.[capability],
+  };
 }
 
 function context(

@@ -21,8 +21,8 @@ import {
   writeJson,
 } from '../jsonrpc';
 import { attachAuth, McpBodies, type McpExchange, type McpRequest } from '../mcp-exchange';
-import { McpServerFactory } from '../mcp-server.factory';
-import { SessionRef, SessionStore } from '../session-store';
+import { McpServerFactory, NEEDS_SESSION_STREAM } from '../mcp-server.factory';
+import { type McpSession, SessionRef, SessionStore } from '../session-store';
 import { SharedServers } from '../shared-servers';
 import { LegacyPrecheck, sessionNotFound, sessionOwner } from './legacy-precheck';
 import type { ServingStrategy } from './serving-strategy';
@@ -175,6 +175,15 @@ export class StreamableStrategy implements ServingStrategy {
     });
     const response = await call.response;
     if (gone) return;
+    const held = session as Partial<McpSession> | undefined;
+    if (
+      response &&
+      'error' in response &&
+      response.error.code === NEEDS_SESSION_STREAM &&
+      held?.transport instanceof StreamableHTTPServerTransport
+    ) {
+      return held.transport.handleRequest(req, res, req.body);
+    }
     if (session) res.setHeader('mcp-session-id', session.id);
     if (!response) {
       res.writeHead(202).end();
