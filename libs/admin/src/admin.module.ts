@@ -5,6 +5,7 @@ import { TenancyModule } from '@app/tenancy';
 import { ToolsModule } from '@app/tools';
 import { AdminAudit } from './admin-audit';
 import { AuditController } from './audit.controller';
+import { PromptsController, ResourcesController } from './capabilities.controller';
 import { KeysController } from './keys.controller';
 import { TenantAuthController } from './tenant-auth.controller';
 import { TenantsController } from './tenants.controller';
@@ -16,6 +17,8 @@ import { ToolsController } from './tools.controller';
     TenantsController,
     KeysController,
     ToolsController,
+    ResourcesController,
+    PromptsController,
     TenantAuthController,
     AuditController,
   ],

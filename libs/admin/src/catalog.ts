@@ -1,10 +1,19 @@
 import { BadRequestException } from '@nestjs/common';
-import type { ToolRegistry } from '@app/tools';
+import type { CapabilityRegistry, ToolRegistry } from '@app/tools';
 
-/** Scopes and tool names in a key must exist in the catalog; a typo would silently grant nothing. */
+/**
+ * Scopes and tool, resource and prompt names in a key must exist in the catalog; a typo would
+ * silently grant nothing.
+ */
 export function assertKnown(
   registry: ToolRegistry,
-  body: { scopes?: string[]; tools?: string[] | null },
+  capabilities: CapabilityRegistry,
+  body: {
+    scopes?: string[];
+    tools?: string[] | null;
+    resources?: string[] | null;
+    prompts?: string[] | null;
+  },
 ): void {
   const problems: string[] = [];
   const scopes = new Set(registry.scopes());
@@ -17,6 +26,18 @@ export function assertKnown(
     problems.push(
       `tools: unknown ${unknownTools.join(', ')} (known: ${registry.names().join(', ')})`,
     );
+  }
+  const unknownResources = (body.resources ?? []).filter((r) => !capabilities.resourceNamed(r));
+  if (unknownResources.length) {
+    const known = [...capabilities.allResources(), ...capabilities.allTemplates()].map(
+      (r) => r.name,
+    );
+    problems.push(`resources: unknown ${unknownResources.join(', ')} (known: ${known.join(', ')})`);
+  }
+  const unknownPrompts = (body.prompts ?? []).filter((p) => !capabilities.prompt(p));
+  if (unknownPrompts.length) {
+    const known = [...capabilities.allPrompts()].map((p) => p.name);
+    problems.push(`prompts: unknown ${unknownPrompts.join(', ')} (known: ${known.join(', ')})`);
   }
   if (problems.length)
     throw new BadRequestException(`invalid request body: ${problems.join('; ')}`);

@@ -2,7 +2,7 @@ import { Body, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { z } from 'zod';
 import { CurrentTenant } from '@app/auth';
 import { ApiKeysService, Tenant } from '@app/tenancy';
-import { ToolRegistry } from '@app/tools';
+import { CapabilityRegistry, ToolRegistry } from '@app/tools';
 import { Actor, type AdminActor, AdminAudit } from './admin-audit';
 import { assertKnown } from './catalog';
 import { Documented, TenantAdminController } from './route';
@@ -18,6 +18,7 @@ export class KeysController {
   constructor(
     private readonly keys: ApiKeysService,
     private readonly registry: ToolRegistry,
+    private readonly capabilities: CapabilityRegistry,
     private readonly audit: AdminAudit,
   ) {}
 
@@ -33,10 +34,17 @@ export class KeysController {
     @CurrentTenant() tenant: Tenant,
     @Body() body: z.output<typeof CreateKeyBody>,
   ) {
-    assertKnown(this.registry, body);
+    assertKnown(this.registry, this.capabilities, body);
     const issued = await this.keys.create(tenant.id, body);
-    const { id: keyId, name, scopes, tools } = issued.key;
-    this.audit.changed(actor, tenant.id, 'key.create', { keyId, name, scopes, tools });
+    const { id: keyId, name, scopes, tools, resources, prompts } = issued.key;
+    this.audit.changed(actor, tenant.id, 'key.create', {
+      keyId,
+      name,
+      scopes,
+      tools,
+      resources,
+      prompts,
+    });
     return IssuedApiKeyView.render({ issued, tenant });
   }
 
@@ -59,7 +67,8 @@ export class KeysController {
 
   @Patch(':id')
   @Documented({
-    summary: 'Rename a key or change its scopes, tools or expiry',
+    summary:
+      'Rename a key or change its scopes, allow-lists (tools, resources, prompts), rate limit or expiry',
     ok: ApiKeyView.ref,
     conflict: REVOKED,
   })
@@ -70,7 +79,7 @@ export class KeysController {
     @Param('id') id: string,
     @Body() body: z.output<typeof UpdateKeyBody>,
   ) {
-    assertKnown(this.registry, body);
+    assertKnown(this.registry, this.capabilities, body);
     const key = await this.keys.update(tenant.id, id, body);
     this.audit.changed(actor, tenant.id, 'key.update', { keyId: key.id, changed: body });
     return ApiKeyView.render({ key, tenant });

@@ -52,6 +52,20 @@ const tools = z
   .max(200)
   .transform((t) => [...new Set(t)]);
 
+const capabilityNames = (what: string) =>
+  z
+    .array(
+      z
+        .string()
+        .min(1)
+        .max(128)
+        .regex(/^[^\s,]+$/, { message: `each entry must be a ${what} name (no spaces or commas)` }),
+    )
+    .max(200)
+    .transform((t) => [...new Set(t)]);
+const resources = capabilityNames('resource or resource template');
+const prompts = capabilityNames('prompt');
+
 const origins = z
   .array(
     z.string().refine(
@@ -111,6 +125,14 @@ export const CreateKeyBody = z.strictObject({
   name: text(200),
   scopes,
   tools: tools.nullable().optional(),
+  resources: resources
+    .nullable()
+    .optional()
+    .describe('resource and resource-template names the key is limited to; null: no limit'),
+  prompts: prompts
+    .nullable()
+    .optional()
+    .describe('prompt names the key is limited to; null: no limit'),
   expiresAt: future.nullable().optional(),
   rateLimitPerMinute: perMinute.nullable().optional(),
 });
@@ -120,11 +142,14 @@ export const UpdateKeyBody = z
     name: text(200).optional(),
     scopes: scopes.optional(),
     tools: tools.nullable().optional(),
+    resources: resources.nullable().optional(),
+    prompts: prompts.nullable().optional(),
     expiresAt: future.nullable().optional(),
     rateLimitPerMinute: perMinute.nullable().optional(),
   })
   .refine((b) => Object.keys(b).length > 0, {
-    message: 'nothing to change: send name, scopes, tools and/or expiresAt',
+    message:
+      'nothing to change: send name, scopes, tools, resources, prompts, expiresAt and/or rateLimitPerMinute',
   });
 
 export const RotateKeyBody = z

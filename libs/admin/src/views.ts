@@ -10,7 +10,13 @@ import {
   Tenant,
   TENANT_STATUSES,
 } from '@app/tenancy';
-import type { ToolDefinition } from '@app/tools';
+import {
+  grantKey,
+  type PromptDefinition,
+  type ResourceDefinition,
+  type ResourceTemplateDefinition,
+  type ToolDefinition,
+} from '@app/tools';
 import { schemaRef } from './openapi-schemas';
 
 /**
@@ -81,6 +87,8 @@ const apiKeySchema = z.object({
   prefix: z.string().meta({ description: 'the public start of the key, mcp_<keyId>' }),
   scopes: z.array(z.string()),
   tools: z.array(z.string()).nullable(),
+  resources: z.array(z.string()).nullable(),
+  prompts: z.array(z.string()).nullable(),
   expiresAt: timestamp.nullable(),
   revokedAt: timestamp.nullable(),
   lastUsedAt: timestamp.nullable(),
@@ -101,6 +109,8 @@ export const ApiKeyView = defineView(
     prefix: `${API_KEY_PREFIX}${k.keyId}`,
     scopes: k.scopes,
     tools: k.tools,
+    resources: k.resources,
+    prompts: k.prompts,
     expiresAt: iso(k.expiresAt),
     revokedAt: iso(k.revokedAt),
     lastUsedAt: iso(k.lastUsedAt),
@@ -138,6 +148,66 @@ export const ToolView = defineView(
     description: t.description,
     requiredScopes: [...t.requiredScopes],
     enabled: grants.get(t.name) !== false,
+  }),
+);
+
+export const ResourceView = defineView(
+  'Resource',
+  z.object({
+    name: z.string(),
+    kind: z.enum(['resource', 'template']).meta({
+      description: 'a resource at a fixed URI, or a template that names many (RFC 6570)',
+    }),
+    uri: z.string().nullable(),
+    uriTemplate: z.string().nullable(),
+    title: z.string().nullable(),
+    description: z.string().nullable(),
+    mimeType: z.string().nullable(),
+    requiredScopes: z.array(z.string()),
+    enabled: z.boolean(),
+  }),
+  ({
+    resource: r,
+    grants,
+  }: {
+    resource: ResourceDefinition | ResourceTemplateDefinition;
+    grants: ReadonlyMap<string, boolean>;
+  }) => ({
+    name: r.name,
+    kind: 'uri' in r ? ('resource' as const) : ('template' as const),
+    uri: 'uri' in r ? r.uri : null,
+    uriTemplate: 'uri' in r ? null : r.listEntry.uriTemplate,
+    title: r.listEntry.title ?? null,
+    description: r.listEntry.description ?? null,
+    mimeType: r.listEntry.mimeType ?? null,
+    requiredScopes: [...r.requiredScopes],
+    enabled: grants.get(grantKey('resource', r.name)) !== false,
+  }),
+);
+
+export const PromptView = defineView(
+  'Prompt',
+  z.object({
+    name: z.string(),
+    title: z.string().nullable(),
+    description: z.string().nullable(),
+    arguments: z.array(
+      z.object({ name: z.string(), description: z.string().nullable(), required: z.boolean() }),
+    ),
+    requiredScopes: z.array(z.string()),
+    enabled: z.boolean(),
+  }),
+  ({ prompt: p, grants }: { prompt: PromptDefinition; grants: ReadonlyMap<string, boolean> }) => ({
+    name: p.name,
+    title: p.listEntry.title ?? null,
+    description: p.listEntry.description ?? null,
+    arguments: (p.listEntry.arguments ?? []).map((a) => ({
+      name: a.name,
+      description: a.description ?? null,
+      required: a.required,
+    })),
+    requiredScopes: [...p.requiredScopes],
+    enabled: grants.get(grantKey('prompt', p.name)) !== false,
   }),
 );
 

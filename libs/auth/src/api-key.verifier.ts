@@ -67,6 +67,8 @@ export class ApiKeyVerifier {
       tenantId: key.tenantId,
       scopes: key.scopes,
       tools: key.tools,
+      resources: key.resources,
+      prompts: key.prompts,
       rateLimitPerMinute: key.rateLimitPerMinute,
       ...expiry(key.expiresAt?.getTime(), previousUntil),
     };

@@ -42,6 +42,9 @@ export const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_FILE: z.string().min(1).optional().describe('append JSON logs here instead of stdout'),
   SESSION_IDLE_TTL: positiveInt.default(900).describe('seconds'),
+  REQUEST_STATE_TTL: positiveInt
+    .default(600)
+    .describe('seconds a 2026-07-28 input_required requestState stays good for its one retry'),
   MAX_SESSIONS_PER_TENANT: positiveInt.default(1000),
   API_KEY_CACHE_TTL: z.coerce.number().int().min(0).default(30).describe('seconds'),
   ALLOWED_ORIGINS: z.string().default(''),

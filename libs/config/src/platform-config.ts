@@ -25,6 +25,7 @@ export class PlatformConfig {
   readonly logLevel!: string;
   readonly logFile?: string;
   readonly sessionIdleTtlMs!: number;
+  readonly requestStateTtlMs!: number;
   readonly maxSessionsPerTenant!: number;
   readonly apiKeyCacheTtlMs!: number;
   readonly allowedOrigins!: readonly string[];
@@ -87,6 +88,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PlatformConfig
     logLevel: e.LOG_LEVEL,
     logFile: e.LOG_FILE,
     sessionIdleTtlMs: e.SESSION_IDLE_TTL * 1000,
+    requestStateTtlMs: e.REQUEST_STATE_TTL * 1000,
     maxSessionsPerTenant: e.MAX_SESSIONS_PER_TENANT,
     apiKeyCacheTtlMs: e.API_KEY_CACHE_TTL * 1000,
     allowedOrigins: e.ALLOWED_ORIGINS.split(',')

@@ -13,6 +13,7 @@ import {
   RequireScopes,
   type TenantGrants,
   ToolRegistry,
+  CapabilityRegistry,
 } from '@app/tools';
 import { DirectTransport } from './direct-transport';
 import { McpServerFactory } from './mcp-server.factory';
@@ -96,6 +97,7 @@ describe(McpServerFactory.name, () => {
       imports: [DiscoveryModule],
       providers: [
         ToolRegistry,
+        CapabilityRegistry,
         OpenTools,
         WriteTools,
         { provide: PlatformConfig, useValue: loadConfig({}) },

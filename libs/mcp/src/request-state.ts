@@ -1,11 +1,9 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
+import { PlatformConfig } from '@app/config';
 import { PlatformSecrets } from '@app/tenancy';
 import type { InputResponse } from '@app/tools';
 import { SessionDirectory } from './session-directory';
-
-/** How long a client has to answer one round of input requests. */
-export const REQUEST_STATE_TTL_MS = 10 * 60_000;
 
 /** What a sealed state belongs to: it opens only for the same tenant, principal and request. */
 export interface StateBinding {
@@ -46,16 +44,21 @@ export class RequestStateRefused extends Error {}
  */
 @Injectable()
 export class RequestStateSealer {
+  private readonly ttlMs: number;
+
   constructor(
     private readonly secrets: PlatformSecrets,
     private readonly directory: SessionDirectory,
-  ) {}
+    config: PlatformConfig,
+  ) {
+    this.ttlMs = config.requestStateTtlMs;
+  }
 
   seal(binding: StateBinding, answers: Record<string, InputResponse>): string {
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', this.secrets.key('request-state'), iv);
     cipher.setAAD(bindingOf(binding));
-    const body: Sealed = { answers, exp: Date.now() + REQUEST_STATE_TTL_MS };
+    const body: Sealed = { answers, exp: Date.now() + this.ttlMs };
     const data = Buffer.concat([cipher.update(JSON.stringify(body), 'utf8'), cipher.final()]);
     return [VERSION, iv.toString('base64url'), data.toString('base64url'), cipher.getAuthTag().toString('base64url')].join('.');
   }
@@ -85,7 +88,7 @@ export class RequestStateSealer {
     if (!(body.exp > Date.now())) {
       throw new RequestStateRefused('requestState has expired: call again without it to start over');
     }
-    if (!(await this.directory.claimOnce(`state:${tag}`, REQUEST_STATE_TTL_MS))) {
+    if (!(await this.directory.claimOnce(`state:${tag}`, this.ttlMs))) {
       throw new RequestStateRefused(
         'requestState was already used: each one is good for one retry; call again without it to start over',
       );

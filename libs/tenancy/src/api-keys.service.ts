@@ -11,6 +11,8 @@ export interface CreateApiKey {
   name: string;
   scopes: string[];
   tools?: string[] | null;
+  resources?: string[] | null;
+  prompts?: string[] | null;
   expiresAt?: Date | null;
   rateLimitPerMinute?: number | null;
 }
@@ -38,6 +40,8 @@ export class ApiKeysService {
         name: input.name,
         scopes: input.scopes,
         tools: input.tools ?? null,
+        resources: input.resources ?? null,
+        prompts: input.prompts ?? null,
         expiresAt: input.expiresAt ?? null,
         rateLimitPerMinute: input.rateLimitPerMinute ?? null,
         keyId: generated.keyId,

@@ -70,6 +70,9 @@ export class ApiKey {
   @Column({ name: 'secret_hash', type: 'bytea' }) secretHash!: Buffer;
   @Column({ type: 'text', array: true }) scopes!: string[];
   @Column({ type: 'text', array: true, nullable: true }) tools!: string[] | null;
+  /** Resource and resource-template names this key is limited to; null: no such limit. */
+  @Column({ type: 'text', array: true, nullable: true }) resources!: string[] | null;
+  @Column({ type: 'text', array: true, nullable: true }) prompts!: string[] | null;
   @Column({ name: 'expires_at', type: 'timestamptz', nullable: true }) expiresAt!: Date | null;
   @Column({ name: 'revoked_at', type: 'timestamptz', nullable: true }) revokedAt!: Date | null;
   @Column({ name: 'last_used_at', type: 'timestamptz', nullable: true }) lastUsedAt!: Date | null;

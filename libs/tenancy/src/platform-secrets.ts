@@ -41,7 +41,9 @@ export class PlatformSecrets implements OnModuleInit {
       throw new Error('the stored secrets key is missing or unreadable (platform_settings)');
     }
     this.master = Buffer.from(stored.value, 'base64');
-    this.logger.log('secrets key: generated once and stored in the database (set SECRETS_KEY to manage it yourself)');
+    this.logger.log(
+      'secrets key: generated once and stored in the database (set SECRETS_KEY to manage it yourself)',
+    );
   }
 
   /** A 32-byte key for one purpose, e.g. `request-state`. */

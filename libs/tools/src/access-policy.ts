@@ -32,7 +32,10 @@ export function grantKey(kind: CapabilityKind, name: string): string {
 }
 
 /** The per-credential allow-list for a kind of capability; null or absent means no such limit. */
-function allowListOf(principal: Principal, kind: CapabilityKind): readonly string[] | null | undefined {
+function allowListOf(
+  principal: Principal,
+  kind: CapabilityKind,
+): readonly string[] | null | undefined {
   switch (kind) {
     case 'tool':
       return principal.tools;

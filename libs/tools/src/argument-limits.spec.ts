@@ -11,6 +11,7 @@ import {
   resolveArgumentLimits,
 } from './argument-limits';
 import { CoreTools } from './builtin/core.tools';
+import { CapabilityRegistry } from './capability-registry';
 import { McpTool } from './decorators';
 import type { ToolContext } from './tool-context';
 import type { ToolCallResult } from './tool-invoker';
@@ -217,7 +218,7 @@ class ContributedTools implements ToolContributor {
 async function registryWith(env: Record<string, string>, ...tools: (new () => object)[]) {
   const moduleRef = await Test.createTestingModule({
     imports: [DiscoveryModule],
-    providers: [ToolRegistry, ...tools, { provide: PlatformConfig, useValue: loadConfig(env) }],
+    providers: [ToolRegistry, CapabilityRegistry, ...tools, { provide: PlatformConfig, useValue: loadConfig(env) }],
   }).compile();
   await moduleRef.init();
   return moduleRef;
@@ -310,7 +311,8 @@ describe('ToolRegistry argument limits', () => {
       content: [{ type: 'text', text: 'ok' }],
     });
     expect(
-      ((await invokeTool(tool('narrow_tool'), { items: [1, 2, 3] }, ctx)) as ToolCallResult).content,
+      ((await invokeTool(tool('narrow_tool'), { items: [1, 2, 3] }, ctx)) as ToolCallResult)
+        .content,
     ).toMatchObject([{ text: /more than 3 elements/ }]);
 
     // Too deep for the cap and unstorable: the cap answers, findUnstorableText never ran.
@@ -319,7 +321,9 @@ describe('ToolRegistry argument limits', () => {
     expect(refused.isError).toBe(true);
     expect(refused.content).toMatchObject([{ text: /nest deeper than 32 levels/ }]);
     // Within the wide tool's depth the storable-text check still finds the NUL.
-    expect(((await invokeTool(tool('wide_tool'), deep, ctx)) as ToolCallResult).content).toMatchObject([
+    expect(
+      ((await invokeTool(tool('wide_tool'), deep, ctx)) as ToolCallResult).content,
+    ).toMatchObject([
       { text: /invalid arguments for wide_tool: items\.0\..*must be valid Unicode text/ },
     ]);
     expect(tools.calls).toEqual([many]);

@@ -126,7 +126,9 @@ function promptArguments(args: z.ZodObject | undefined): PromptListEntry['argume
 
 const frozenScopes = (scopes: readonly string[]) => Object.freeze([...new Set(scopes)].sort());
 
-function listEntry<T extends object>(o: T & { title?: string; description?: string; mimeType?: string }) {
+function listEntry<T extends object>(
+  o: T & { title?: string; description?: string; mimeType?: string },
+) {
   const entry: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(o)) if (v !== undefined) entry[k] = v;
   return Object.freeze(entry);
@@ -186,7 +188,11 @@ export class CapabilityRegistry implements OnModuleInit {
           uris.add(resource.uri);
           resources.set(resource.name, this.defineResource(resource, scopes(), fn));
         }
-        const template = this.discovery.getMetadataByDecorator(McpResourceTemplate, wrapper, method);
+        const template = this.discovery.getMetadataByDecorator(
+          McpResourceTemplate,
+          wrapper,
+          method,
+        );
         if (template) {
           resourceName(template.name, where);
           templates.set(template.name, this.defineTemplate(template, scopes(), fn, where));
@@ -217,7 +223,9 @@ export class CapabilityRegistry implements OnModuleInit {
       const known =
         target &&
         ('prompt' in options
-          ? (target as PromptDefinition).listEntry.arguments?.some((a) => a.name === options.argument)
+          ? (target as PromptDefinition).listEntry.arguments?.some(
+              (a) => a.name === options.argument,
+            )
           : (target as ResourceTemplateDefinition).uriTemplate.variableNames.includes(
               options.argument,
             ));
@@ -237,7 +245,11 @@ export class CapabilityRegistry implements OnModuleInit {
     this.prompts = prompts;
   }
 
-  private defineResource(o: McpResourceOptions, requiredScopes: readonly string[], fn: Fn): ResourceDefinition {
+  private defineResource(
+    o: McpResourceOptions,
+    requiredScopes: readonly string[],
+    fn: Fn,
+  ): ResourceDefinition {
     return Object.freeze({
       kind: 'resource' as const,
       name: o.name,
@@ -284,7 +296,11 @@ export class CapabilityRegistry implements OnModuleInit {
     };
   }
 
-  private definePrompt(o: McpPromptOptions, requiredScopes: readonly string[], fn: Fn): PromptDefinition {
+  private definePrompt(
+    o: McpPromptOptions,
+    requiredScopes: readonly string[],
+    fn: Fn,
+  ): PromptDefinition {
     return {
       kind: 'prompt' as const,
       name: o.name,
@@ -296,7 +312,7 @@ export class CapabilityRegistry implements OnModuleInit {
         description: o.description,
         arguments: promptArguments(o.args),
       }) as unknown as PromptListEntry,
-      get: async (args, ctx) => (await (fn(args, ctx) as Answer<PromptResult>)),
+      get: async (args, ctx) => await (fn(args, ctx) as Answer<PromptResult>),
       completers: new Map(),
     };
   }
@@ -336,12 +352,14 @@ export class CapabilityRegistry implements OnModuleInit {
     | { kind: 'fixed'; resource: ResourceDefinition }
     | { kind: 'template'; resource: ResourceTemplateDefinition; variables: Record<string, string> }
     | undefined {
-    for (const r of this.resources.values()) if (r.uri === uri) return { kind: 'fixed', resource: r };
+    for (const r of this.resources.values())
+      if (r.uri === uri) return { kind: 'fixed', resource: r };
     for (const t of this.templates.values()) {
       const matched = t.uriTemplate.match(uri);
       if (matched) {
         const variables: Record<string, string> = {};
-        for (const [k, v] of Object.entries(matched)) variables[k] = Array.isArray(v) ? v.join(',') : v;
+        for (const [k, v] of Object.entries(matched))
+          variables[k] = Array.isArray(v) ? v.join(',') : v;
         return { kind: 'template', resource: t, variables };
       }
     }
@@ -351,7 +369,11 @@ export class CapabilityRegistry implements OnModuleInit {
   /** Every scope a resource or prompt declares. */
   scopes(): string[] {
     const all = new Set<string>();
-    for (const c of [...this.resources.values(), ...this.templates.values(), ...this.prompts.values()]) {
+    for (const c of [
+      ...this.resources.values(),
+      ...this.templates.values(),
+      ...this.prompts.values(),
+    ]) {
       c.requiredScopes.forEach((s) => all.add(s));
     }
     return [...all];

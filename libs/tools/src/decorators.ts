@@ -81,8 +81,7 @@ export interface McpPromptOptions {
 export const McpPrompt = DiscoveryService.createDecorator<McpPromptOptions>();
 
 export type McpCompleteOptions =
-  | { prompt: string; argument: string }
-  | { resourceTemplate: string; argument: string };
+  { prompt: string; argument: string } | { resourceTemplate: string; argument: string };
 
 /**
  * Marks a provider method `(value, ctx) => string[]` as the completion of one prompt argument or

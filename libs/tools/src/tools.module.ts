@@ -4,6 +4,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { CoreTools } from './builtin/core.tools';
 import { MathTools } from './builtin/math.tools';
 import { Note } from './builtin/note.entity';
+import { NotesCapabilities } from './builtin/notes.capabilities';
 import { NotesService } from './builtin/notes.service';
 import { NotesTools } from './builtin/notes.tools';
 import { CapabilityRegistry } from './capability-registry';
@@ -11,7 +12,15 @@ import { ToolRegistry } from './tool-registry';
 
 @Module({
   imports: [DiscoveryModule, TypeOrmModule.forFeature([Note])],
-  providers: [ToolRegistry, CapabilityRegistry, NotesService, CoreTools, MathTools, NotesTools],
+  providers: [
+    ToolRegistry,
+    CapabilityRegistry,
+    NotesService,
+    CoreTools,
+    MathTools,
+    NotesTools,
+    NotesCapabilities,
+  ],
   exports: [ToolRegistry, CapabilityRegistry],
 })
 export class ToolsModule {}

@@ -101,6 +101,8 @@ export class JwtStrategy extends PassportStrategy(Strategy, JWT_STRATEGY) {
       tenantId: tenant.id,
       scopes: scopesFrom(claims, settings.scopesClaim),
       tools: null,
+      resources: null,
+      prompts: null,
       expiresAt: claims.exp * 1000,
     };
   }

@@ -2,6 +2,7 @@ import { Foundation1763700000000 } from './1763700000000-foundation';
 import { Notes1763800000000 } from './1763800000000-notes';
 import { KeyRateLimit1763900000000 } from './1763900000000-key-rate-limit';
 import { AuditEventId1796155418857 } from './1796155418857-audit-event-id';
+import { KeyCapabilityLists1796300000000 } from './1796300000000-key-capability-lists';
 
 /** Every migration, in order. `npm run migration:create -- <name>` adds a file; list it here. */
 export const migrations = [
@@ -9,4 +10,5 @@ export const migrations = [
   Notes1763800000000,
   KeyRateLimit1763900000000,
   AuditEventId1796155418857,
+  KeyCapabilityLists1796300000000,
 ];

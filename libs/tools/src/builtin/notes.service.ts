@@ -47,4 +47,41 @@ export class NotesService {
       .limit(limit)
       .getMany();
   }
+
+  /** Ids of this tenant's notes starting with `prefix`, newest first: completion of note ids. */
+  async idsStartingWith(tenantId: string, prefix: string, limit: number): Promise<string[]> {
+    if (!/^[0-9a-f-]{0,36}$/i.test(prefix)) return [];
+    const rows = await this.notes
+      .createQueryBuilder('n')
+      .select('n.id', 'id')
+      .where('n.tenant_id = :tenantId', { tenantId })
+      .andWhere('n.id::text LIKE :prefix', { prefix: `${prefix.toLowerCase()}%` })
+      .orderBy('n.created_at', 'DESC')
+      .limit(limit)
+      .getRawMany<{ id: string }>();
+    return rows.map((r) => r.id);
+  }
+
+  /** Distinct titles of this tenant's notes starting with `prefix` (ignoring case), A to Z. */
+  async titlesStartingWith(tenantId: string, prefix: string, limit: number): Promise<string[]> {
+    const pattern = `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    const rows = await this.notes
+      .createQueryBuilder('n')
+      .select('DISTINCT n.title', 'title')
+      .where('n.tenant_id = :tenantId', { tenantId })
+      .andWhere('n.title ILIKE :pattern', { pattern })
+      .orderBy('n.title', 'ASC')
+      .limit(limit)
+      .getRawMany<{ title: string }>();
+    return rows.map((r) => r.title);
+  }
+
+  /** The newest notes first. */
+  recent(tenantId: string, limit: number): Promise<Note[]> {
+    return this.notes.find({
+      where: { tenantId },
+      order: { createdAt: 'DESC', id: 'DESC' },
+      take: limit,
+    });
+  }
 }

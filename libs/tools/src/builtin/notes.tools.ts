@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { z } from 'zod';
 import { decodeCursor } from '@app/database';
 import { McpTool, RequireScopes } from '../decorators';
+import { ask, inputRequired } from '../input';
 import { type ToolContext, ToolInputError } from '../tool-context';
 import { LONG_TEXT_LIMITS, LONG_TEXT_MAX } from './long-text';
 import { Note } from './note.entity';
@@ -64,9 +65,14 @@ export class NotesTools {
   @McpTool({
     name: 'notes_delete',
     title: 'Delete a note',
-    description: 'Deletes one of this tenant’s notes by id.',
+    description:
+      'Deletes one of this tenant’s notes by id. Clients that support elicitation ask the user to confirm first.',
     input: NoteId,
-    output: z.object({ deleted: z.literal(true), id: z.string() }),
+    output: z.object({
+      deleted: z.boolean(),
+      id: z.string(),
+      reason: z.string().optional().describe('Why nothing was deleted'),
+    }),
     annotations: {
       readOnlyHint: false,
       destructiveHint: true,
@@ -76,9 +82,30 @@ export class NotesTools {
   })
   @RequireScopes('notes:write')
   async delete({ id }: z.infer<typeof NoteId>, ctx: ToolContext) {
+    const note = await this.notes.get(ctx.tenant.id, id);
+    if (!note) throw new ToolInputError(`no note with id "${id}"`);
+    if (ctx.clientCan('elicitation')) {
+      const action = ctx.answers.action('confirm');
+      if (action === undefined) {
+        return inputRequired({
+          confirm: ask.elicit(`Delete the note “${note.title}”? This cannot be undone.`, {
+            type: 'object',
+            properties: { confirm: { type: 'boolean', title: 'Yes, delete it' } },
+            required: ['confirm'],
+          }),
+        });
+      }
+      if (action !== 'accept' || ctx.answers.accepted('confirm')?.confirm !== true) {
+        const reason =
+          action === 'accept'
+            ? 'the user left “Yes, delete it” unchecked'
+            : `the user ${action === 'decline' ? 'declined' : 'cancelled'}`;
+        return { deleted: false, id, reason };
+      }
+    }
     if (!(await this.notes.delete(ctx.tenant.id, id)))
       throw new ToolInputError(`no note with id "${id}"`);
-    return { deleted: true as const, id };
+    return { deleted: true, id };
   }
 
   @McpTool({
