@@ -38,6 +38,8 @@ export interface KeyBody {
   prefix: string;
   scopes: string[];
   tools: string[] | null;
+  resources: string[] | null;
+  prompts: string[] | null;
   expiresAt: string | null;
   revokedAt: string | null;
   lastUsedAt: string | null;
