@@ -76,13 +76,9 @@ describe('resources, prompts, completion and asking the user', () => {
     const c: EraClient = {
       listResources: async () => (await client.listResources()).resources,
       listTemplates: async () => (await client.listResourceTemplates()).resourceTemplates,
-      read: async (uri) =>
-        (await client.readResource({ uri })).contents as { uri: string; text?: string }[],
+      read: async (uri) => (await client.readResource({ uri })).contents,
       listPrompts: async () => (await client.listPrompts()).prompts,
-      getPrompt: async (name, args) =>
-        (await client.getPrompt({ name, arguments: args })) as Awaited<
-          ReturnType<EraClient['getPrompt']>
-        >,
+      getPrompt: async (name, args) => await client.getPrompt({ name, arguments: args }),
       complete: async (ref, name, value) =>
         (await client.complete({ ref: ref as never, argument: { name, value } })).completion.values,
       call: async (name, args) =>
@@ -118,13 +114,9 @@ describe('resources, prompts, completion and asking the user', () => {
     const c: EraClient = {
       listResources: async () => (await client.listResources()).resources,
       listTemplates: async () => (await client.listResourceTemplates()).resourceTemplates,
-      read: async (uri) =>
-        (await client.readResource({ uri })).contents as { uri: string; text?: string }[],
+      read: async (uri) => (await client.readResource({ uri })).contents,
       listPrompts: async () => (await client.listPrompts()).prompts,
-      getPrompt: async (name, args) =>
-        (await client.getPrompt({ name, arguments: args })) as Awaited<
-          ReturnType<EraClient['getPrompt']>
-        >,
+      getPrompt: async (name, args) => await client.getPrompt({ name, arguments: args }),
       complete: async (ref, name, value) =>
         (await client.complete({ ref: ref as never, argument: { name, value } })).completion.values,
       call: async (name, args) =>
@@ -424,27 +416,27 @@ describe('resources, prompts, completion and asking the user', () => {
       const t = await tenantWithNotes(['Guarded', 'Other']);
       const [guarded, other] = t.notes;
       const state = await firstRound(t, guarded.id);
-      const refused = async (res: Awaited<ReturnType<typeof retry>>, why: RegExp) => {
+      const refused = (res: Awaited<ReturnType<typeof retry>>, why: RegExp) => {
         const m = final(res.messages);
         expect(m.error).toMatchObject({ code: -32602, message: expect.stringMatching(why) });
       };
       // One character changed.
       const at = state.length - 5;
       const tampered = state.slice(0, at) + (state[at] === 'A' ? 'B' : 'A') + state.slice(at + 1);
-      await refused(await retry(t, guarded.id, tampered), /integrity/);
+      refused(await retry(t, guarded.id, tampered), /integrity/);
       // The same state for another note: bound to the original arguments.
-      await refused(await retry(t, other.id, state), /integrity/);
+      refused(await retry(t, other.id, state), /integrity/);
       // Another key of the same tenant, with the same scopes.
       const twin = await p.admin.createKey(t.slug, {
         name: 'twin',
         scopes: ['notes:read', 'notes:write'],
       });
       const thief = { slug: t.slug, key: twin.secret };
-      await refused(await retry(thief, guarded.id, state), /integrity/);
+      refused(await retry(thief, guarded.id, state), /integrity/);
       // A declined answer uses the state up; the same state cannot then carry an accept.
       const declined = final((await retry(t, guarded.id, state, 'decline')).messages);
       expect(declined.result?.structuredContent).toMatchObject({ deleted: false });
-      await refused(await retry(t, guarded.id, state), /already used/);
+      refused(await retry(t, guarded.id, state), /already used/);
       const left = final(
         (
           await modernPost(p, t.slug, bearer(t.key), {
