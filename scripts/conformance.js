@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 'use strict';
-// Runs the official MCP conformance suite against a tenant endpoint of a freshly started platform,
-// once per protocol revision, each against its expected-failures baseline
-// (scripts/conformance-baseline-<revision>.yml). Exits non-zero on an unexpected failure or on a
-// baseline entry that now passes.
+// Runs the official MCP conformance suite against a tenant endpoint of a freshly started
+// conformance platform (conformance/platform: the product's bootstrap and AppModule with the
+// suite's test_* tools, resources, prompts and completions beside them, none of which is in the
+// product's catalog), reached through an API key, once per protocol revision, each against its
+// expected-failures baseline (scripts/conformance-baseline-<revision>.yml). Exits non-zero on an
+// unexpected failure or on a baseline entry that now passes.
 //
 //   node scripts/conformance.js                      both revisions
 //   node scripts/conformance.js 2025-11-25           one revision
@@ -27,8 +29,16 @@ const SUITE_DIR = path.join(ROOT, '.ci', 'conformance');
 const SUITE_PKG = '@modelcontextprotocol/conformance';
 const SUITE_CLI = path.join(SUITE_DIR, 'node_modules', SUITE_PKG, 'dist', 'index.js');
 const NODE22 = path.join(SUITE_DIR, 'node_modules', '.bin', 'node');
-const DIST = path.join(ROOT, 'dist');
-const MAIN_REL = path.join('apps', 'platform', 'apps', 'platform', 'src', 'main.js');
+/**
+ * The conformance platform (conformance/platform, nest project "conformance-platform"): the
+ * product's bootstrap and AppModule with the suite's fixtures beside them, none of which is in
+ * the product's catalog. `nest build conformance-platform` empties and fills only this directory,
+ * and a plain `nest build` only dist/apps/platform.
+ */
+const DIST = path.join(ROOT, 'dist', 'conformance-platform');
+const MAIN_REL = path.join('conformance', 'platform', 'main.js');
+/** What it is compiled from: the product and the conformance app around it. */
+const SOURCES = ['apps', 'libs', 'conformance'].map((dir) => path.join(ROOT, dir));
 const ARTIFACTS = path.join(ROOT, 'ci-artifacts', 'conformance');
 const REVISIONS = ['2025-11-25', '2026-07-28'];
 const TENANT = 'conf';
@@ -116,48 +126,58 @@ function ensureSuite() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-const distStale = () =>
-  isStale([path.join(DIST, MAIN_REL)], [path.join(ROOT, 'apps'), path.join(ROOT, 'libs')]);
+const distStale = () => isStale([path.join(DIST, MAIN_REL)], SOURCES);
 
 /**
- * `nest build` when dist/ is missing or stale, as `npm start` decides. Type errors do not stop tsc
- * from emitting (CI type-checks before this runs), so, as in the test harness, a build that
- * reports errors but emitted a fresh main.js is used with a warning.
+ * `nest build conformance-platform` when its build is missing or stale, as `npm start` decides
+ * for the product. Type errors do not stop tsc from emitting (CI type-checks before this runs),
+ * so, as in the test harness, a build that reports errors but emitted a fresh main.js is used
+ * with a warning.
  */
 function build() {
   if (!distStale()) return;
-  log('dist/ is missing or older than the sources: nest build');
+  log(
+    'dist/conformance-platform is missing or older than the sources: nest build conformance-platform',
+  );
   const nest = path.join(ROOT, 'node_modules', '@nestjs', 'cli', 'bin', 'nest.js');
-  const res = spawnSync(process.execPath, [nest, 'build'], { cwd: ROOT, stdio: 'inherit' });
+  const res = spawnSync(process.execPath, [nest, 'build', 'conformance-platform'], {
+    cwd: ROOT,
+    stdio: 'inherit',
+  });
   if (res.status === 0) return;
   if (distStale())
     throw new Failure(
-      `nest build failed (exit ${res.status ?? res.signal}) and emitted no fresh dist/`,
+      `nest build conformance-platform failed (exit ${res.status ?? res.signal}) and emitted no fresh dist/conformance-platform`,
     );
-  log('warning: nest build reported errors but emitted dist/; running that');
+  log(
+    'warning: nest build conformance-platform reported errors but emitted its build; running that',
+  );
 }
 
 /**
- * A private copy of dist/ (nest build empties and refills dist/, and someone may rebuild while the
- * suite runs). A sibling of dist/, so the compiled code resolves node_modules/ and its source maps
- * point at the real sources in the platform's stack traces.
+ * A private copy of the build (nest build empties and refills it, and someone may rebuild while
+ * the suite runs), at the same depth below the project as dist/conformance-platform, so the
+ * compiled code resolves node_modules/ and its source maps point at the real sources in the
+ * platform's stack traces.
  */
 async function copyDist(cleanup) {
   for (let attempt = 1; ; attempt++) {
     const dir = path.join(ROOT, `.conformance-dist-${randomBytes(6).toString('hex')}`);
+    const copy = path.join(dir, path.basename(DIST));
     cleanup.push(() => fs.rmSync(dir, { recursive: true, force: true }));
     const before = fs.statSync(path.join(DIST, MAIN_REL), { throwIfNoEntry: false })?.mtimeMs;
     try {
-      fs.cpSync(DIST, dir, { recursive: true });
+      fs.cpSync(DIST, copy, { recursive: true });
       const after = fs.statSync(path.join(DIST, MAIN_REL), { throwIfNoEntry: false })?.mtimeMs;
-      if (before !== undefined && before === after && fs.existsSync(path.join(dir, MAIN_REL)))
-        return path.join(dir, MAIN_REL);
+      if (before !== undefined && before === after && fs.existsSync(path.join(copy, MAIN_REL)))
+        return path.join(copy, MAIN_REL);
     } catch (err) {
       if (attempt >= 4) throw err;
     }
     fs.rmSync(dir, { recursive: true, force: true });
-    if (attempt >= 4) throw new Failure('dist/ kept changing while it was copied; try again');
-    await sleep(3000); // a build elsewhere is emptying and refilling dist/
+    if (attempt >= 4)
+      throw new Failure('dist/conformance-platform kept changing while it was copied; try again');
+    await sleep(3000); // a build elsewhere is emptying and refilling it
   }
 }
 

@@ -391,6 +391,13 @@ const SERVED: readonly [string, Record<string, unknown>][] = [
   ['prompts/list', {}],
   ['resources/list', {}],
   ['resources/templates/list', {}],
+  [
+    'completion/complete',
+    {
+      ref: { type: 'ref/prompt', name: 'notes_summary' },
+      argument: { name: 'query', value: 'x' },
+    },
+  ],
 ];
 
 /**

@@ -60,6 +60,46 @@ describe('resources, prompts, completion and asking the user', () => {
 
   const url = (slug: string) => new URL(`${baseUrl(p)}/t/${slug}/mcp`);
 
+  /** What both SDKs' clients offer under the same names. */
+  interface SdkClient {
+    listResources(): Promise<{ resources: { uri: string; name: string }[] }>;
+    listResourceTemplates(): Promise<{
+      resourceTemplates: { uriTemplate: string; name: string }[];
+    }>;
+    readResource(p: { uri: string }): Promise<{ contents: unknown[] }>;
+    listPrompts(): Promise<{ prompts: Awaited<ReturnType<EraClient['listPrompts']>> }>;
+    getPrompt(p: { name: string; arguments: Record<string, string> }): Promise<unknown>;
+    complete(p: {
+      ref: never;
+      argument: { name: string; value: string };
+    }): Promise<{ completion: { values: string[] } }>;
+    callTool(p: { name: string; arguments: Record<string, unknown> }): Promise<object>;
+    close(): Promise<void>;
+  }
+
+  function track(client: SdkClient, asked: string[]): EraClient {
+    const c: EraClient = {
+      listResources: async () => (await client.listResources()).resources,
+      listTemplates: async () => (await client.listResourceTemplates()).resourceTemplates,
+      read: async (uri) =>
+        (await client.readResource({ uri })).contents as { uri: string; text?: string }[],
+      listPrompts: async () => (await client.listPrompts()).prompts,
+      getPrompt: async (name, args) =>
+        (await client.getPrompt({ name, arguments: args })) as Awaited<
+          ReturnType<EraClient['getPrompt']>
+        >,
+      complete: async (ref, name, value) =>
+        (await client.complete({ ref: ref as never, argument: { name, value } })).completion.values,
+      call: async (name, args) =>
+        ((await client.callTool({ name, arguments: args })) as { structuredContent?: object })
+          .structuredContent as Record<string, unknown>,
+      asked,
+      close: () => client.close(),
+    };
+    open.push(c);
+    return c;
+  }
+
   async function v1(slug: string, key: string, elicit?: Elicit): Promise<EraClient> {
     const asked: string[] = [];
     const client = new V1Client(
@@ -73,24 +113,7 @@ describe('resources, prompts, completion and asking the user', () => {
       });
     }
     await client.connect(new V1Transport(url(slug), { requestInit: { headers: bearer(key) } }));
-    const c: EraClient = {
-      listResources: async () => (await client.listResources()).resources,
-      listTemplates: async () => (await client.listResourceTemplates()).resourceTemplates,
-      read: async (uri) => (await client.readResource({ uri })).contents,
-      listPrompts: async () => (await client.listPrompts()).prompts,
-      getPrompt: async (name, args) => await client.getPrompt({ name, arguments: args }),
-      complete: async (ref, name, value) =>
-        (await client.complete({ ref: ref as never, argument: { name, value } })).completion.values,
-      call: async (name, args) =>
-        (await client.callTool({ name, arguments: args })).structuredContent as Record<
-          string,
-          unknown
-        >,
-      asked,
-      close: () => client.close(),
-    };
-    open.push(c);
-    return c;
+    return track(client, asked);
   }
 
   async function v2(slug: string, key: string, elicit?: Elicit): Promise<EraClient> {
@@ -111,24 +134,7 @@ describe('resources, prompts, completion and asking the user', () => {
     await client.connect(
       new StreamableHTTPClientTransport(url(slug), { requestInit: { headers: bearer(key) } }),
     );
-    const c: EraClient = {
-      listResources: async () => (await client.listResources()).resources,
-      listTemplates: async () => (await client.listResourceTemplates()).resourceTemplates,
-      read: async (uri) => (await client.readResource({ uri })).contents,
-      listPrompts: async () => (await client.listPrompts()).prompts,
-      getPrompt: async (name, args) => await client.getPrompt({ name, arguments: args }),
-      complete: async (ref, name, value) =>
-        (await client.complete({ ref: ref as never, argument: { name, value } })).completion.values,
-      call: async (name, args) =>
-        (await client.callTool({ name, arguments: args })).structuredContent as Record<
-          string,
-          unknown
-        >,
-      asked,
-      close: () => client.close(),
-    };
-    open.push(c);
-    return c;
+    return track(client, asked);
   }
 
   const ERAS = [

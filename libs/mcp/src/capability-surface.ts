@@ -23,7 +23,8 @@ import { ToolCallRecorder, type McpEra } from './tool-call-recorder';
 /** Most values a completion answers with (MCP's own cap). */
 const MAX_COMPLETIONS = 100;
 
-export type Refused = { kind: 'hidden' } | { kind: 'insufficient_scope'; scopes: readonly string[] };
+export type Refused =
+  { kind: 'hidden' } | { kind: 'insufficient_scope'; scopes: readonly string[] };
 
 export type ReadOutcome =
   | { kind: 'result'; contents: ResourceContents[] }
@@ -42,7 +43,8 @@ export interface CompletionAnswer {
   hasMore: boolean;
 }
 
-export type CompletionRef = { type: 'ref/prompt'; name: string } | { type: 'ref/resource'; uri: string };
+export type CompletionRef =
+  { type: 'ref/prompt'; name: string } | { type: 'ref/resource'; uri: string };
 
 export interface UseOf {
   era: McpEra;
@@ -52,7 +54,7 @@ export interface UseOf {
   context: Pick<CapabilityContext, 'signal' | 'answers' | 'clientCan'>;
 }
 
-const EMPTY_COMPLETION: CompletionAnswer = Object.freeze({ values: [], total: 0, hasMore: false }) as CompletionAnswer;
+const EMPTY_COMPLETION: CompletionAnswer = Object.freeze({ values: [], total: 0, hasMore: false });
 
 function describeIssues(issues: readonly { path: PropertyKey[]; message: string }[]): string {
   return issues
@@ -102,7 +104,8 @@ export class CapabilitySurface {
     if (method === 'resources/read' && typeof p?.uri === 'string') {
       return this.registry.resolve(p.uri)?.resource;
     }
-    if (method === 'prompts/get' && typeof p?.name === 'string') return this.registry.prompt(p.name);
+    if (method === 'prompts/get' && typeof p?.name === 'string')
+      return this.registry.prompt(p.name);
     return undefined;
   }
 
@@ -161,8 +164,8 @@ export class CapabilitySurface {
     const target =
       ref.type === 'ref/prompt'
         ? this.registry.prompt(ref.name)
-        : this.registry.template(ref.uri) ??
-          [...this.registry.allTemplates()].find((t) => t.listEntry.uriTemplate === ref.uri);
+        : (this.registry.template(ref.uri) ??
+          [...this.registry.allTemplates()].find((t) => t.listEntry.uriTemplate === ref.uri));
     if (!target) return EMPTY_COMPLETION;
     const grants = await this.grants.forTenant(use.tenant.id);
     if (decideAccess(use.principal, target, grants).kind !== 'allowed') return EMPTY_COMPLETION;

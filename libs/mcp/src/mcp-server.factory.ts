@@ -18,7 +18,6 @@ import {
   McpError,
   type Prompt,
   ReadResourceRequestSchema,
-  type ReadResourceResult,
   type ServerNotification,
   type ServerRequest,
   SubscribeRequestSchema,
@@ -37,7 +36,7 @@ import {
   type ToolListEntry,
   type ToolTenant,
 } from '@app/tools';
-import { CapabilitySurface, type CompletionRef } from './capability-surface';
+import { CapabilitySurface } from './capability-surface';
 import { SERVER_INFO } from './server-info';
 import { ToolSurface } from './tool-surface';
 
@@ -175,7 +174,7 @@ export class McpServerFactory {
       const outcome = await this.fulfil(server, extra, `resource ${uri}`, (answers) =>
         this.capabilities.read(this.use(tenant, server, extra, answers), uri),
       );
-      if (outcome.kind === 'result') return { contents: outcome.contents } as ReadResourceResult;
+      if (outcome.kind === 'result') return { contents: outcome.contents };
       // A resource the principal may not read is answered like one that does not exist.
       throw new McpError(ErrorCode.InvalidParams, `Resource ${uri} not found`, { uri });
     });
@@ -207,7 +206,7 @@ export class McpServerFactory {
       completion: {
         ...(await this.capabilities.complete(
           { tenant, principal: principalOf(extra) },
-          req.params.ref as CompletionRef,
+          req.params.ref,
           req.params.argument,
           req.params.context?.arguments,
         )),
@@ -283,7 +282,7 @@ export class McpServerFactory {
       RESULT_SCHEMA[request.method],
       { signal: extra.signal },
     );
-    return result as InputResponse;
+    return result;
   }
 
   /** JSON of a response; a tools/list answer reuses the JSON of its (cached, frozen) tool list. */

@@ -60,7 +60,12 @@ export class RequestStateSealer {
     cipher.setAAD(bindingOf(binding));
     const body: Sealed = { answers, exp: Date.now() + this.ttlMs };
     const data = Buffer.concat([cipher.update(JSON.stringify(body), 'utf8'), cipher.final()]);
-    return [VERSION, iv.toString('base64url'), data.toString('base64url'), cipher.getAuthTag().toString('base64url')].join('.');
+    return [
+      VERSION,
+      iv.toString('base64url'),
+      data.toString('base64url'),
+      cipher.getAuthTag().toString('base64url'),
+    ].join('.');
   }
 
   /** The answers sealed in a state; throws RequestStateRefused with a reason a client can act on. */
@@ -78,7 +83,10 @@ export class RequestStateSealer {
       );
       decipher.setAAD(bindingOf(binding));
       decipher.setAuthTag(Buffer.from(tag, 'base64url'));
-      const plain = Buffer.concat([decipher.update(Buffer.from(data, 'base64url')), decipher.final()]);
+      const plain = Buffer.concat([
+        decipher.update(Buffer.from(data, 'base64url')),
+        decipher.final(),
+      ]);
       body = JSON.parse(plain.toString('utf8')) as Sealed;
     } catch {
       throw new RequestStateRefused(
@@ -86,7 +94,9 @@ export class RequestStateSealer {
       );
     }
     if (!(body.exp > Date.now())) {
-      throw new RequestStateRefused('requestState has expired: call again without it to start over');
+      throw new RequestStateRefused(
+        'requestState has expired: call again without it to start over',
+      );
     }
     if (!(await this.directory.claimOnce(`state:${tag}`, this.ttlMs))) {
       throw new RequestStateRefused(

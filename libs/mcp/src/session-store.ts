@@ -57,13 +57,13 @@ export class SessionStore implements OnModuleInit, OnApplicationShutdown {
     this.changes.subscribe((c) => {
       switch (c.kind) {
         case 'grants':
-          this.notifyToolsChanged(this.ofTenant(c.tenantId));
+          this.notifyListsChanged(this.ofTenant(c.tenantId));
           break;
         case 'key':
-          this.notifyToolsChanged([...this.sessions.values()].filter((s) => s.keyId === c.keyId));
+          this.notifyListsChanged([...this.sessions.values()].filter((s) => s.keyId === c.keyId));
           break;
         case 'all':
-          this.notifyToolsChanged([...this.sessions.values()]);
+          this.notifyListsChanged([...this.sessions.values()]);
           break;
         case 'tenant':
           if (this.byTenant.has(c.tenantId)) {
@@ -208,8 +208,16 @@ export class SessionStore implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  private notifyToolsChanged(sessions: McpSession[]): void {
-    for (const s of sessions) s.server.sendToolListChanged().catch(() => undefined);
+  /**
+   * A grant or a credential changed: the tools, prompts and resources a session sees may all
+   * differ now (grants name all three kinds, and the server declares listChanged for each).
+   */
+  private notifyListsChanged(sessions: McpSession[]): void {
+    for (const s of sessions) {
+      s.server.sendPromptListChanged().catch(() => undefined);
+      s.server.sendResourceListChanged().catch(() => undefined);
+      s.server.sendToolListChanged().catch(() => undefined);
+    }
   }
 
   private async closeIfNoLongerServed(tenantId: string, slug: string): Promise<void> {

@@ -218,7 +218,12 @@ class ContributedTools implements ToolContributor {
 async function registryWith(env: Record<string, string>, ...tools: (new () => object)[]) {
   const moduleRef = await Test.createTestingModule({
     imports: [DiscoveryModule],
-    providers: [ToolRegistry, CapabilityRegistry, ...tools, { provide: PlatformConfig, useValue: loadConfig(env) }],
+    providers: [
+      ToolRegistry,
+      CapabilityRegistry,
+      ...tools,
+      { provide: PlatformConfig, useValue: loadConfig(env) },
+    ],
   }).compile();
   await moduleRef.init();
   return moduleRef;

@@ -1,16 +1,16 @@
 import { Injectable } from '@nestjs/common';
 import type { Response } from 'express';
-import {
-  JSONRPC_INVALID_REQUEST,
-  JSONRPC_SESSION_NOT_FOUND,
-  sendJsonRpcError,
-} from '../jsonrpc';
+import { JSONRPC_INVALID_REQUEST, JSONRPC_SESSION_NOT_FOUND, sendJsonRpcError } from '../jsonrpc';
 import { attachAuth, type McpExchange, type McpRequest } from '../mcp-exchange';
 import type { McpSession } from '../session-store';
 import { ToolSurface } from '../tool-surface';
 
 /** The methods that use one capability, checked against the policy before any SDK sees them. */
-export const PRECHECKED: ReadonlySet<string> = new Set(['tools/call', 'resources/read', 'prompts/get']);
+export const PRECHECKED: ReadonlySet<string> = new Set([
+  'tools/call',
+  'resources/read',
+  'prompts/get',
+]);
 
 /**
  * What the 2025-era transports check before their SDK sees a message: batches are refused, and a

@@ -27,7 +27,7 @@ import {
   type ToolContext,
   type ToolTenant,
 } from '@app/tools';
-import { CapabilitySurface, type CompletionRef } from '../capability-surface';
+import { CapabilitySurface } from '../capability-surface';
 import { RequestStateRefused, RequestStateSealer, type StateBinding } from '../request-state';
 import { PRECHECKED } from './legacy-precheck';
 import { attachAuth, McpBodies, type McpExchange, type PlatformAuthInfo } from '../mcp-exchange';
@@ -51,13 +51,28 @@ const JSONRPC_HEADER_MISMATCH = -32020;
 /** One validator for every per-request server: a new one per server would cost each request. */
 const jsonSchemaValidator = new AjvJsonSchemaValidator();
 
+/**
+ * Every list a principal sees is decided by the tenant's grants and the credential, so each of
+ * them can change, and a listen stream is told when one may have (`notifyListsChanged`).
+ */
 const CAPABILITIES = {
   tools: { listChanged: true },
   logging: {},
-  prompts: {},
-  resources: {},
+  prompts: { listChanged: true },
+  resources: { listChanged: true },
   completions: {},
 };
+
+/**
+ * A grant or a credential changed: any of the tools, prompts and resources lists may now differ
+ * (grants name all three kinds), so every listen stream that asked about one is told.
+ */
+function notifyListsChanged(h: TenantHandler | undefined): void {
+  if (!h) return;
+  h.handler.notify.promptsChanged();
+  h.handler.notify.resourcesChanged();
+  h.handler.notify.toolsChanged();
+}
 
 /**
  * Lists differ per principal and change with grants: `private`, and 0 ms so that no client keeps
@@ -130,12 +145,12 @@ export class ModernStrategy implements ServingStrategy, OnModuleInit {
     this.changes.subscribe((c) => {
       switch (c.kind) {
         case 'grants':
-          this.handlers.get(c.tenantId)?.handler.notify.toolsChanged();
+          notifyListsChanged(this.handlers.get(c.tenantId));
           break;
         case 'key':
-          // Its streams end (a revoked key cannot listen again); the others may see a new list.
+          // Its streams end (a revoked key cannot listen again); the others may see new lists.
           this.listens.keyChanged(c.tenantId, c.keyId);
-          this.handlers.get(c.tenantId)?.handler.notify.toolsChanged();
+          notifyListsChanged(this.handlers.get(c.tenantId));
           break;
         case 'tenant':
           this.listens.tenantChanged(c.tenantId);
@@ -145,7 +160,7 @@ export class ModernStrategy implements ServingStrategy, OnModuleInit {
           break;
         case 'all':
           this.listens.allChanged();
-          for (const h of this.handlers.values()) h.handler.notify.toolsChanged();
+          for (const h of this.handlers.values()) notifyListsChanged(h);
           break;
       }
     });
@@ -180,7 +195,10 @@ export class ModernStrategy implements ServingStrategy, OnModuleInit {
           );
         }
       }
-      if (PRECHECKED.has(method) && !(await this.surface.precheck(req, res, this.era, method, params))) {
+      if (
+        PRECHECKED.has(method) &&
+        !(await this.surface.precheck(req, res, this.era, method, params))
+      ) {
         return;
       }
       if (method === 'subscriptions/listen') {
@@ -284,7 +302,7 @@ export class ModernStrategy implements ServingStrategy, OnModuleInit {
 
   /** Every answer so far: the earlier rounds' (sealed in the state) and this retry's own. */
   private async answersOf(ctx: ServerContext, binding: StateBinding): Promise<InputAnswers> {
-    const state = ctx.mcpReq.requestState() as unknown;
+    const state = ctx.mcpReq.requestState<unknown>();
     let earlier: Record<string, InputResponse> = {};
     if (state !== undefined) {
       if (typeof state !== 'string') {
@@ -359,7 +377,10 @@ export class ModernStrategy implements ServingStrategy, OnModuleInit {
       throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Tool ${name} not found`);
     });
     server.setRequestHandler('resources/list', async () => ({
-      resources: this.capabilities.resources(principal, await this.capabilities.grantsOf(tenant.id)),
+      resources: this.capabilities.resources(
+        principal,
+        await this.capabilities.grantsOf(tenant.id),
+      ),
     }));
     server.setRequestHandler('resources/templates/list', async () => ({
       resourceTemplates: this.capabilities.templates(
@@ -373,7 +394,7 @@ export class ModernStrategy implements ServingStrategy, OnModuleInit {
       const answers = await this.answersOf(ctx, binding);
       const use = { era: this.era, tenant, principal, requestId, context: asking(ctx, answers) };
       const outcome = await this.capabilities.read(use, uri);
-      if (outcome.kind === 'result') return { contents: outcome.contents } as ReadResourceResult;
+      if (outcome.kind === 'result') return { contents: outcome.contents };
       if (outcome.kind === 'input_required') {
         return this.inputRequired(outcome.input, binding, answers) as unknown as ReadResourceResult;
       }
@@ -409,7 +430,7 @@ export class ModernStrategy implements ServingStrategy, OnModuleInit {
       const { ref, argument, context: completionContext } = request.params;
       const completion = await this.capabilities.complete(
         { tenant, principal },
-        ref as CompletionRef,
+        ref,
         argument,
         completionContext?.arguments,
       );
@@ -426,8 +447,7 @@ function asking(
 ): Pick<CapabilityContext, 'signal' | 'answers' | 'clientCan'> {
   const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
   const declared = envelope?.[CLIENT_CAPABILITIES_META_KEY] as
-    | Partial<Record<ClientCapabilityName, unknown>>
-    | undefined;
+    Partial<Record<ClientCapabilityName, unknown>> | undefined;
   return {
     signal: ctx.mcpReq.signal,
     answers,
