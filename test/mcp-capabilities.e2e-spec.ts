@@ -1,11 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as V1Transport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import {
+  ElicitRequestSchema,
+  ResourceUpdatedNotificationSchema,
+} from '@modelcontextprotocol/sdk/types.js';
 import { Client as V2Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { allAudit } from './support/audit';
 import { baseUrl } from './support/admin';
-import { sleep } from './support/http';
+import { pollUntil, sleep } from './support/http';
 import { bearer, rawPost, PROTOCOL_VERSION } from './support/mcp';
 import { MODERN, modernPost } from './support/mcp-modern';
 import { usePlatform } from './support/platform';
@@ -299,6 +302,41 @@ describe('resources, prompts, completion and asking the user', () => {
         /error="insufficient_scope", scope="notes:read"/,
       );
     }
+  });
+
+  it('a 2025 session that subscribed to a resource is told when it changes, and only then', async () => {
+    const t = await tenantWithNotes(['Watched']);
+    const watcher = await p.openMcp(t.slug, bearer(t.reader));
+    await watcher.streamOpen;
+    const updated: string[] = [];
+    watcher.client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => {
+      updated.push(n.params.uri);
+    });
+    const [note] = t.notes;
+    await watcher.client.subscribeResource({ uri: 'notes://index' });
+    await watcher.client.subscribeResource({ uri: `notes://${note.id}` });
+    const writer = await v1(t.slug, t.key);
+    await writer.call('notes_create', { title: 'New' });
+    await pollUntil(5_000, 'the index update', () =>
+      Promise.resolve(updated.includes('notes://index') || undefined),
+    );
+    await watcher.client.unsubscribeResource({ uri: 'notes://index' });
+    await writer.call('notes_delete', { id: note.id });
+    await pollUntil(5_000, 'the note update', () =>
+      Promise.resolve(updated.includes(`notes://${note.id}`) || undefined),
+    );
+    // Nothing for the index after the unsubscribe, and nothing of another tenant's notes.
+    await (await v1(rival.slug, rival.key)).call('notes_create', { title: 'Elsewhere' });
+    await sleep(300);
+    expect(updated).toEqual(['notes://index', `notes://${note.id}`]);
+    // A URI the principal may not read cannot be watched: it is not found, like a missing one.
+    const plain = await p.admin.createKey(t.slug, { name: 'plain', scopes: [] });
+    const outsider = await p.openMcp(t.slug, bearer(plain.secret));
+    await expect(outsider.client.subscribeResource({ uri: 'notes://index' })).rejects.toMatchObject(
+      {
+        code: -32602,
+      },
+    );
   });
 
   describe('tenant switches and key allow-lists', () => {

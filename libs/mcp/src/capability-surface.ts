@@ -109,6 +109,12 @@ export class CapabilitySurface {
     return undefined;
   }
 
+  /** Whether the principal may read what a URI names (a subscription needs that, too). */
+  async mayRead(tenantId: string, principal: Principal, uri: string): Promise<boolean> {
+    const target = this.registry.resolve(uri)?.resource;
+    return decideAccess(principal, target, await this.grants.forTenant(tenantId)).kind === 'allowed';
+  }
+
   async read(use: UseOf, uri: string): Promise<ReadOutcome> {
     const target = this.registry.resolve(uri);
     const refused = await this.decide(use, target?.resource, 'resource.read', {

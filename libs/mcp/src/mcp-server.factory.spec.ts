@@ -87,7 +87,7 @@ describe(McpServerFactory.name, () => {
       { record: jest.fn() } as unknown as ToolCallRecorder,
       null as never,
     );
-    return Object.assign(new McpServerFactory(surface, null as never), {
+    return Object.assign(new McpServerFactory(surface, null as never, null as never), {
       visibleTools: surface.visibleTools.bind(surface),
     });
   };

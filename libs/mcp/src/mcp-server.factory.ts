@@ -37,6 +37,7 @@ import {
   type ToolTenant,
 } from '@app/tools';
 import { CapabilitySurface } from './capability-surface';
+import { MAX_SUBSCRIPTIONS_PER_SESSION, ResourceSubscriptions } from './resource-subscriptions';
 import { SERVER_INFO } from './server-info';
 import { ToolSurface } from './tool-surface';
 
@@ -110,6 +111,7 @@ export class McpServerFactory {
   constructor(
     private readonly surface: ToolSurface,
     private readonly capabilities: CapabilitySurface,
+    private readonly subscriptions: ResourceSubscriptions,
   ) {}
 
   create(tenant: ToolTenant): Server {
@@ -178,10 +180,26 @@ export class McpServerFactory {
       // A resource the principal may not read is answered like one that does not exist.
       throw new McpError(ErrorCode.InvalidParams, `Resource ${uri} not found`, { uri });
     });
-    // Subscriptions are per session; the session's server is the subscriber. Reading is still
-    // checked on every read, so a subscription grants nothing.
-    server.setRequestHandler(SubscribeRequestSchema, () => ({}));
-    server.setRequestHandler(UnsubscribeRequestSchema, () => ({}));
+    // Subscriptions are per session (this server is the session's own): a URI the principal may
+    // not read cannot be watched, and one it may is told of changes (`resources/updated`). Reading
+    // is still checked on every read, so a subscription grants nothing.
+    server.setRequestHandler(SubscribeRequestSchema, async (req, extra) => {
+      const { uri } = req.params;
+      if (!(await this.capabilities.mayRead(tenant.id, principalOf(extra), uri))) {
+        throw new McpError(ErrorCode.InvalidParams, `Resource ${uri} not found`, { uri });
+      }
+      if (!this.subscriptions.add(server, uri)) {
+        throw new McpError(
+          ErrorCode.InvalidRequest,
+          `a session may watch at most ${MAX_SUBSCRIPTIONS_PER_SESSION} resources; unsubscribe from some first`,
+        );
+      }
+      return {};
+    });
+    server.setRequestHandler(UnsubscribeRequestSchema, (req) => {
+      this.subscriptions.remove(server, req.params.uri);
+      return {};
+    });
 
     server.setRequestHandler(ListPromptsRequestSchema, async (_req, extra) => ({
       prompts: this.capabilities.prompts(

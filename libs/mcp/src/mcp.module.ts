@@ -8,6 +8,7 @@ import { EraRouter } from './eras/era-router';
 import { LegacyPrecheck } from './eras/legacy-precheck';
 import { CapabilitySurface } from './capability-surface';
 import { RequestStateSealer } from './request-state';
+import { ResourceSubscriptions } from './resource-subscriptions';
 import { ModernStrategy } from './eras/modern.strategy';
 import { SseStrategy } from './eras/sse.strategy';
 import { StreamableStrategy } from './eras/streamable.strategy';
@@ -34,6 +35,7 @@ import { WellKnownController } from './well-known.controller';
     ToolSurface,
     CapabilitySurface,
     RequestStateSealer,
+    ResourceSubscriptions,
     McpBodies,
     LegacyPrecheck,
     ModernStrategy,

@@ -4,6 +4,8 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { PlatformConfig } from '@app/config';
 import { Metrics } from '@app/observability';
 import { ChangeFeed, protocolPosture, ReplicaTopic, TenantsService } from '@app/tenancy';
+import { ResourceUpdates } from '@app/tools';
+import { ResourceSubscriptions } from './resource-subscriptions';
 import { SessionDirectory, SessionRecord } from './session-directory';
 
 export interface McpSession {
@@ -46,6 +48,8 @@ export class SessionStore implements OnModuleInit, OnApplicationShutdown {
     private readonly tenants: TenantsService,
     private readonly metrics: Metrics,
     private readonly directory: SessionDirectory,
+    private readonly updates: ResourceUpdates,
+    private readonly subscriptions: ResourceSubscriptions,
   ) {
     this.ended = changes.topic('mcp-sessions');
   }
@@ -74,6 +78,14 @@ export class SessionStore implements OnModuleInit, OnApplicationShutdown {
             );
           }
           break;
+      }
+    });
+    // Reading is checked on every read; the notification only names a URI the session may read.
+    this.updates.subscribe(({ tenantId, uri }) => {
+      for (const s of this.ofTenant(tenantId)) {
+        if (this.subscriptions.watches(s.server, uri)) {
+          s.server.sendResourceUpdated({ uri }).catch(() => undefined);
+        }
       }
     });
     this.ended.subscribe(({ sessionId }) => {

@@ -7,3 +7,4 @@ export * from './tools.module';
 export * from './tool-invoker';
 export * from './capability-registry';
 export * from './input';
+export * from './resource-updates';

@@ -13,7 +13,8 @@ import type { CapabilityContext } from '../tool-context';
 import { Note } from './note.entity';
 import { NotesService } from './notes.service';
 
-const noteUri = (id: string) => `notes://${id}`;
+export const noteUri = (id: string) => `notes://${id}`;
+export const NOTES_INDEX_URI = 'notes://index';
 
 const asMarkdown = (n: Note): ResourceContents => ({
   uri: noteUri(n.id),
@@ -59,7 +60,7 @@ export class NotesCapabilities {
 
   @McpResource({
     name: 'notes-index',
-    uri: 'notes://index',
+    uri: NOTES_INDEX_URI,
     title: 'Notes index',
     description: 'The 100 newest notes of this tenant: id, title, URI and creation time.',
     mimeType: 'application/json',

@@ -3,9 +3,11 @@ import { z } from 'zod';
 import { decodeCursor } from '@app/database';
 import { McpTool, RequireScopes } from '../decorators';
 import { ask, inputRequired } from '../input';
+import { ResourceUpdates } from '../resource-updates';
 import { type ToolContext, ToolInputError } from '../tool-context';
 import { LONG_TEXT_LIMITS, LONG_TEXT_MAX } from './long-text';
 import { Note } from './note.entity';
+import { NOTES_INDEX_URI, noteUri } from './notes.capabilities';
 import { NotesService } from './notes.service';
 
 const NoteOut = z.object({
@@ -46,7 +48,10 @@ const view = (n: Note): z.infer<typeof NoteOut> => ({
 
 @Injectable()
 export class NotesTools {
-  constructor(private readonly notes: NotesService) {}
+  constructor(
+    private readonly notes: NotesService,
+    private readonly updates: ResourceUpdates,
+  ) {}
 
   @McpTool({
     name: 'notes_create',
@@ -59,7 +64,9 @@ export class NotesTools {
   })
   @RequireScopes('notes:write')
   async create(args: z.infer<typeof CreateInput>, ctx: ToolContext) {
-    return view(await this.notes.create(ctx.tenant.id, { ...args, createdBy: ctx.principal.id }));
+    const note = await this.notes.create(ctx.tenant.id, { ...args, createdBy: ctx.principal.id });
+    this.updates.updated(ctx.tenant.id, NOTES_INDEX_URI);
+    return view(note);
   }
 
   @McpTool({
@@ -105,6 +112,7 @@ export class NotesTools {
     }
     if (!(await this.notes.delete(ctx.tenant.id, id)))
       throw new ToolInputError(`no note with id "${id}"`);
+    this.updates.updated(ctx.tenant.id, noteUri(id), NOTES_INDEX_URI);
     return { deleted: true, id };
   }
 
