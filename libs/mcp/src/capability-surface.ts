@@ -112,7 +112,9 @@ export class CapabilitySurface {
   /** Whether the principal may read what a URI names (a subscription needs that, too). */
   async mayRead(tenantId: string, principal: Principal, uri: string): Promise<boolean> {
     const target = this.registry.resolve(uri)?.resource;
-    return decideAccess(principal, target, await this.grants.forTenant(tenantId)).kind === 'allowed';
+    return (
+      decideAccess(principal, target, await this.grants.forTenant(tenantId)).kind === 'allowed'
+    );
   }
 
   async read(use: UseOf, uri: string): Promise<ReadOutcome> {
