@@ -6,7 +6,7 @@ import {
   ResourceUpdatedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { Client as V2Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { allAudit } from './support/audit';
+import { allAudit, waitForAudit } from './support/audit';
 import { baseUrl } from './support/admin';
 import { pollUntil, sleep } from './support/http';
 import { bearer, rawPost, PROTOCOL_VERSION } from './support/mcp';
@@ -365,6 +365,22 @@ describe('resources, prompts, completion and asking the user', () => {
           await c.complete({ type: 'ref/prompt', name: 'notes_summary' }, 'query', ''),
         ).toEqual([]);
       }
+      // Refused reads and gets are audited under the capability's grant key.
+      // (each era once: both clients were refused a read and a get)
+      const denied = await waitForAudit(
+        p,
+        t.slug,
+        (e) => e.action === 'resource.read' || e.action === 'prompt.get',
+        { count: 4, query: { outcome: 'denied' } },
+      );
+      expect(
+        new Set(denied.map((e) => `${e.action} ${e.tool} ${String(e.detail.reason)}`)),
+      ).toEqual(
+        new Set([
+          'resource.read resource:notes-index hidden',
+          'prompt.get prompt:notes_summary hidden',
+        ]),
+      );
       const listed = await p.admin.request('GET', `/admin/tenants/${t.slug}/resources`);
       expect(listed.json).toMatchObject({
         items: expect.arrayContaining([
