@@ -1,6 +1,7 @@
 import { bearer } from './support/admin';
 import { http, pollUntil } from './support/http';
 import { MCP_POST_HEADERS, rawCall, rawInitialize, rawPost, toolsList } from './support/mcp';
+import { modernPost } from './support/mcp-modern';
 import { PlatformProcess, spawnPlatform, useProcesses } from './support/processes';
 import { hasRedisServer } from './support/redis';
 
@@ -107,5 +108,39 @@ if (hasRedisServer()) {
       expect((await add(b, session)).status).toBe(404);
       expect((await add(a, session)).status).toBe(404);
     }, 30_000);
+
+    it('opens a 2026-07-28 requestState minted on one replica on another, and only once', async () => {
+      const { secret: writer } = await a.admin.createKey(slug, {
+        name: 'notes',
+        scopes: ['notes:read', 'notes:write'],
+      });
+      const call = (p: PlatformProcess, params: Record<string, unknown>) =>
+        modernPost(p, slug, bearer(writer), {
+          method: 'tools/call',
+          params,
+          meta: { 'io.modelcontextprotocol/clientCapabilities': { elicitation: { form: {} } } },
+        });
+      const created = await call(a, { name: 'notes_create', arguments: { title: 'Shared' } });
+      const id = (created.messages[0]?.result?.structuredContent as { id: string }).id;
+      const first = await call(a, { name: 'notes_delete', arguments: { id } });
+      const { requestState } = first.messages[0]?.result as { requestState: string };
+      const retry = (p: PlatformProcess) =>
+        call(p, {
+          name: 'notes_delete',
+          arguments: { id },
+          inputResponses: { confirm: { action: 'accept', content: { confirm: true } } },
+          requestState,
+        });
+      // Both replicas derive the same sealing key (generated once, kept in the shared database).
+      expect((await retry(b)).messages[0]?.result?.structuredContent).toEqual({
+        deleted: true,
+        id,
+      });
+      // The claim is in Redis: the replica that minted it refuses the replay.
+      expect((await retry(a)).messages[0]?.error).toMatchObject({
+        code: -32602,
+        message: expect.stringMatching(/already used/),
+      });
+    });
   });
 }

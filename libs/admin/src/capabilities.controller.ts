@@ -16,6 +16,19 @@ const ResourceListRef = schemaRef(
 );
 const PromptListRef = schemaRef('PromptList', z.object({ items: z.array(PromptView.schema) }));
 
+/** Stores a tenant's switch, audits it (`resource.grant` / `prompt.grant`), and reads them back. */
+async function switchGrant(
+  grants: ToolGrantsService,
+  audit: AdminAudit,
+  actor: AdminActor,
+  tenant: Tenant,
+  s: { kind: 'resource' | 'prompt'; name: string; enabled: boolean },
+) {
+  await grants.set(tenant.id, grantKey(s.kind, s.name), s.enabled);
+  audit.changed(actor, tenant.id, `${s.kind}.grant`, { [s.kind]: s.name, enabled: s.enabled });
+  return grants.forTenant(tenant.id);
+}
+
 @TenantAdminController('resources', 'resources')
 export class ResourcesController {
   constructor(
@@ -55,12 +68,12 @@ export class ResourcesController {
         `no resource or resource template named "${name}"; GET the resources list for the catalog`,
       );
     }
-    await this.grants.set(tenant.id, grantKey('resource', resource.name), body.enabled);
-    this.audit.changed(actor, tenant.id, 'resource.grant', {
-      resource: resource.name,
+    const grants = await switchGrant(this.grants, this.audit, actor, tenant, {
+      kind: 'resource',
+      name: resource.name,
       enabled: body.enabled,
     });
-    return ResourceView.render({ resource, grants: await this.grants.forTenant(tenant.id) });
+    return ResourceView.render({ resource, grants });
   }
 }
 
@@ -103,11 +116,11 @@ export class PromptsController {
         `no prompt named "${name}"; GET the prompts list for the catalog`,
       );
     }
-    await this.grants.set(tenant.id, grantKey('prompt', prompt.name), body.enabled);
-    this.audit.changed(actor, tenant.id, 'prompt.grant', {
-      prompt: prompt.name,
+    const grants = await switchGrant(this.grants, this.audit, actor, tenant, {
+      kind: 'prompt',
+      name: prompt.name,
       enabled: body.enabled,
     });
-    return PromptView.render({ prompt, grants: await this.grants.forTenant(tenant.id) });
+    return PromptView.render({ prompt, grants });
   }
 }

@@ -78,6 +78,7 @@ const RESULT_SCHEMA = {
 } as const;
 
 type Pending = { kind: 'input_required'; input: InputRequired };
+const isPending = (o: { kind: string }): o is Pending => o.kind === 'input_required';
 
 /**
  * Never reaches a client: the shared server's answer meaning "serve this through the session's
@@ -99,12 +100,12 @@ function declaredBy(server: Server, extra: Extra) {
   if (session) return session.server?.getClientCapabilities();
   return extra.sessionId ? server.getClientCapabilities() : undefined;
 }
-const isPending = (o: { kind: string }): o is Pending => o.kind === 'input_required';
 
 /**
  * Builds the 2025-era SDK server (v1 `@modelcontextprotocol/sdk`) for one tenant. Construction
- * only registers two handlers; tool lists and calls come from the SDK-neutral ToolSurface, so
- * building one per request (stateless mode) stays cheap.
+ * only registers handlers; tool lists and calls, resources, prompts and completion come from the
+ * SDK-neutral ToolSurface and CapabilitySurface, so building one per session (or per request in
+ * stateless mode) stays cheap.
  */
 @Injectable()
 export class McpServerFactory {

@@ -47,21 +47,10 @@ export class ToolCallRecorder {
     this.metrics.toolCalls.inc({ tenant: c.tenant.slug, tool, outcome: c.outcome, era: c.era });
     if (c.durationMs !== undefined)
       this.metrics.toolDuration.observe({ tool }, c.durationMs / 1000);
-    this.audit.record({
-      tenantId: c.tenant.id,
-      actorKind: c.principal.kind,
-      actorId: c.principal.id,
-      action: 'tool.call',
-      tool: c.tool.slice(0, 64),
-      keyId: c.principal.kind === 'api-key' ? c.principal.id : undefined,
-      outcome: c.outcome,
-      durationMs: c.durationMs,
-      requestId: c.requestId,
-      detail: { ...c.detail, era: c.era },
-    });
+    this.recordUse({ ...c, action: 'tool.call', name: c.tool });
   }
 
-  /** Reads and gets are audited like calls; they are not tool-call metrics. */
+  /** Reads and gets are audited like calls (tool calls also through here); no metrics. */
   recordUse(c: UseRecord): void {
     this.audit.record({
       tenantId: c.tenant.id,

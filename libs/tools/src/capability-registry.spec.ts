@@ -43,7 +43,13 @@ class Docs {
   }
 }
 
-async function registryOf(...providers: Type[]) {
+/** Providers of any shape share the application: some under a symbol token, say. */
+class Unrelated {
+  plain(): void {}
+}
+const UNRELATED = { provide: Symbol('unrelated'), useFactory: () => new Unrelated() };
+
+async function registryOf(...providers: (Type | typeof UNRELATED)[]) {
   const moduleRef = await Test.createTestingModule({
     imports: [DiscoveryModule],
     providers: [CapabilityRegistry, ...providers],
@@ -54,7 +60,7 @@ async function registryOf(...providers: Type[]) {
 
 describe(CapabilityRegistry.name, () => {
   it('discovers resources, templates and prompts with their scopes and argument lists', async () => {
-    const sut = await registryOf(Docs);
+    const sut = await registryOf(Docs, UNRELATED);
     expect([...sut.allResources()].map((r) => [r.name, r.uri, r.requiredScopes])).toEqual([
       ['index', 'docs://index', ['docs:read']],
     ]);

@@ -170,8 +170,17 @@ export class CapabilityRegistry implements OnModuleInit {
       if (!instance || typeof instance !== 'object' || !wrapper.isDependencyTreeStatic()) continue;
       const proto = Object.getPrototypeOf(instance) as object;
       for (const method of this.scanner.getAllMethodNames(proto)) {
+        const resource = this.discovery.getMetadataByDecorator(McpResource, wrapper, method);
+        const template = this.discovery.getMetadataByDecorator(
+          McpResourceTemplate,
+          wrapper,
+          method,
+        );
+        const prompt = this.discovery.getMetadataByDecorator(McpPrompt, wrapper, method);
+        const complete = this.discovery.getMetadataByDecorator(McpComplete, wrapper, method);
+        if (!resource && !template && !prompt && !complete) continue;
         const fn = (instance[method] as Fn).bind(instance);
-        const where = `${wrapper.name}.${method}`;
+        const where = `${String(wrapper.name)}.${String(method)}`;
         const scopes = () =>
           frozenScopes(
             this.reflector.getAllAndOverride<string[] | undefined>(REQUIRED_SCOPES, [
@@ -179,7 +188,6 @@ export class CapabilityRegistry implements OnModuleInit {
               instance.constructor as Fn,
             ]) ?? [],
           );
-        const resource = this.discovery.getMetadataByDecorator(McpResource, wrapper, method);
         if (resource) {
           resourceName(resource.name, where);
           if (uris.has(resource.uri)) {
@@ -188,16 +196,10 @@ export class CapabilityRegistry implements OnModuleInit {
           uris.add(resource.uri);
           resources.set(resource.name, this.defineResource(resource, scopes(), fn));
         }
-        const template = this.discovery.getMetadataByDecorator(
-          McpResourceTemplate,
-          wrapper,
-          method,
-        );
         if (template) {
           resourceName(template.name, where);
           templates.set(template.name, this.defineTemplate(template, scopes(), fn, where));
         }
-        const prompt = this.discovery.getMetadataByDecorator(McpPrompt, wrapper, method);
         if (prompt) {
           if (prompts.has(prompt.name)) {
             throw new Error(
@@ -206,7 +208,6 @@ export class CapabilityRegistry implements OnModuleInit {
           }
           prompts.set(prompt.name, this.definePrompt(prompt, scopes(), fn));
         }
-        const complete = this.discovery.getMetadataByDecorator(McpComplete, wrapper, method);
         if (complete) {
           completions.push({
             where,
