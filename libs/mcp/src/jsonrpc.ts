@@ -55,16 +55,6 @@ export const JSONRPC_PARSE_ERROR = -32700;
 export const JSONRPC_INVALID_REQUEST = -32600;
 export const JSONRPC_SESSION_NOT_FOUND = -32001;
 
-interface ToolsCall {
-  method: 'tools/call';
-  params: { name: string };
-}
-
-export function isToolsCall(body: unknown): body is ToolsCall {
-  const b = body as { method?: unknown; params?: { name?: unknown } } | null;
-  return !!b && b.method === 'tools/call' && typeof b.params?.name === 'string';
-}
-
 /** A JSON body the body parser already read (other content types are left to the SDK transport). */
 export function isJsonBody(req: Request): boolean {
   return req.body !== undefined && !!req.is('application/json');
