@@ -11,6 +11,8 @@ import boundaries from 'eslint-plugin-boundaries';
  *   mcp, admin → tools → auth → tenancy → database → config
  *   ops (the /healthz, /readyz and /metrics endpoints) → auth
  *   ratelimit, observability, audit: leaves on config and database that anything above may call
+ *   egress (the outbound-fetch policy): a leaf on config, for auth (JWKS) and sources
+ *   sources (tenants' upstream MCP servers and OpenAPI services) → tools, egress; admin → sources
  */
 const LAYERS = {
   config: [],
@@ -19,10 +21,12 @@ const LAYERS = {
   observability: ['config', 'database'],
   audit: ['config', 'database', 'observability'],
   tenancy: ['config', 'database', 'observability'],
-  auth: ['config', 'database', 'tenancy', 'ratelimit', 'observability', 'audit'],
+  egress: ['config'],
+  auth: ['config', 'database', 'tenancy', 'ratelimit', 'observability', 'audit', 'egress'],
   tools: ['config', 'database', 'tenancy', 'auth', 'observability', 'audit'],
   mcp: ['config', 'database', 'tenancy', 'auth', 'tools', 'ratelimit', 'observability', 'audit'],
-  admin: ['config', 'database', 'tenancy', 'auth', 'tools', 'observability', 'audit'],
+  sources: ['config', 'database', 'tenancy', 'auth', 'tools', 'observability', 'audit', 'egress'],
+  admin: ['config', 'database', 'tenancy', 'auth', 'tools', 'observability', 'audit', 'sources', 'egress'],
   ops: ['config', 'database', 'auth', 'observability'],
 };
 const LIBS = Object.keys(LAYERS);

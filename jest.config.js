@@ -1,7 +1,7 @@
 const { opsUnavailableReason } = require('./test/support/postgres-bin');
 
 const paths = {
-  '^@app/(config|database|tenancy|auth|admin|observability|audit|tools|mcp|ratelimit|ops)$':
+  '^@app/(config|database|tenancy|auth|admin|observability|audit|tools|mcp|ratelimit|ops|egress|sources)$':
     '<rootDir>/libs/$1/src',
 };
 /**

@@ -7,6 +7,8 @@ const SECRETS = [
   ['API key', /mcp_[0-9A-Za-z]{12}_[0-9A-Za-z]{38}/],
   ['generated admin token', /mcpadm_[A-Za-z0-9_-]{20,}/],
   ['test admin token', /test-admin-token-0123456789abcdefghijkl/],
+  // The tool-source suites give upstream credentials this shape, so a leak of one is found.
+  ['tool source secret', /upstream-secret-[0-9a-f]{8,}/],
   ['JWT', /eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/],
 ];
 

@@ -119,6 +119,9 @@ export async function launchPlatform(
     ADMIN_AUTH_FAILURES_PER_MINUTE: '0',
     RATE_LIMIT_KEY_PER_MINUTE: '0',
     RATE_LIMIT_TENANT_PER_MINUTE: '0',
+    // The identity providers and tool sources of the suites run on loopback; the egress suites
+    // set their own.
+    EGRESS_ALLOW: '127.0.0.0/8',
     ...env,
   });
   const app = await createPlatformApp(config, {

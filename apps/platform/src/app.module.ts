@@ -5,6 +5,7 @@ import { ConfigModule, PlatformConfig } from '@app/config';
 import { McpModule } from '@app/mcp';
 import { ObservabilityModule } from '@app/observability';
 import { OpsModule } from '@app/ops';
+import { SourcesModule } from '@app/sources';
 import { InFlight } from './in-flight';
 import { ShutdownCoordinator } from './shutdown';
 
@@ -19,6 +20,7 @@ export class AppModule {
         AuthModule,
         AdminModule,
         McpModule,
+        SourcesModule,
         OpsModule,
       ],
       providers: [ShutdownCoordinator, InFlight],

@@ -1,12 +1,12 @@
 import { BadRequestException } from '@nestjs/common';
-import type { CapabilityRegistry, ToolRegistry } from '@app/tools';
+import type { CapabilityRegistry, TenantCatalog } from '@app/tools';
 
 /**
  * Scopes and tool, resource and prompt names in a key must exist in the catalog; a typo would
- * silently grant nothing.
+ * silently grant nothing. The tenant's catalog includes its source tools and their scopes.
  */
 export function assertKnown(
-  registry: ToolRegistry,
+  registry: TenantCatalog,
   capabilities: CapabilityRegistry,
   body: {
     scopes?: string[];

@@ -2,7 +2,7 @@ import { Body, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { z } from 'zod';
 import { CurrentTenant } from '@app/auth';
 import { ApiKeysService, Tenant } from '@app/tenancy';
-import { CapabilityRegistry, ToolRegistry } from '@app/tools';
+import { CapabilityRegistry, ToolCatalog } from '@app/tools';
 import { Actor, type AdminActor, AdminAudit } from './admin-audit';
 import { assertKnown } from './catalog';
 import { Documented, TenantAdminController } from './route';
@@ -17,7 +17,7 @@ const REVOKED = 'The key is revoked';
 export class KeysController {
   constructor(
     private readonly keys: ApiKeysService,
-    private readonly registry: ToolRegistry,
+    private readonly catalog: ToolCatalog,
     private readonly capabilities: CapabilityRegistry,
     private readonly audit: AdminAudit,
   ) {}
@@ -34,7 +34,7 @@ export class KeysController {
     @CurrentTenant() tenant: Tenant,
     @Body() body: z.output<typeof CreateKeyBody>,
   ) {
-    assertKnown(this.registry, this.capabilities, body);
+    assertKnown(await this.catalog.forTenant(tenant.id), this.capabilities, body);
     const issued = await this.keys.create(tenant.id, body);
     const { id: keyId, name, scopes, tools, resources, prompts } = issued.key;
     this.audit.changed(actor, tenant.id, 'key.create', {
@@ -79,7 +79,7 @@ export class KeysController {
     @Param('id') id: string,
     @Body() body: z.output<typeof UpdateKeyBody>,
   ) {
-    assertKnown(this.registry, this.capabilities, body);
+    assertKnown(await this.catalog.forTenant(tenant.id), this.capabilities, body);
     const key = await this.keys.update(tenant.id, id, body);
     this.audit.changed(actor, tenant.id, 'key.update', { keyId: key.id, changed: body });
     return ApiKeyView.render({ key, tenant });

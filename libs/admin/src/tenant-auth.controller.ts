@@ -1,6 +1,7 @@
-import { Body, Get, Put } from '@nestjs/common';
+import { BadRequestException, Body, Get, Put } from '@nestjs/common';
 import { z } from 'zod';
 import { CurrentTenant, JwksCache } from '@app/auth';
+import { EgressPolicy, EgressRefused } from '@app/egress';
 import { Tenant, TenantsService } from '@app/tenancy';
 import { Actor, type AdminActor, AdminAudit } from './admin-audit';
 import { Documented, TenantAdminController } from './route';
@@ -13,6 +14,7 @@ export class TenantAuthController {
   constructor(
     private readonly tenants: TenantsService,
     private readonly jwks: JwksCache,
+    private readonly egress: EgressPolicy,
     private readonly audit: AdminAudit,
   ) {}
 
@@ -39,6 +41,16 @@ export class TenantAuthController {
     @CurrentTenant() current: Tenant,
     @Body() body: z.output<typeof TenantAuthBody>,
   ) {
+    // Refused now rather than at the first token: the platform will fetch this URL for the tenant.
+    if (body.jwt) {
+      try {
+        await this.egress.check(body.jwt.jwksUri);
+      } catch (err) {
+        if (err instanceof EgressRefused)
+          throw new BadRequestException(`jwt.jwksUri: ${err.message}`);
+        throw err;
+      }
+    }
     const previous = current.settings.auth?.jwt?.jwksUri;
     const tenant = await this.tenants.setJwtSettings(current.slug, body.jwt);
     // Keys of a JWKS this tenant no longer uses must not outlive the change.

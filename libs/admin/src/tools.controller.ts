@@ -2,7 +2,7 @@ import { Body, Get, NotFoundException, Param, Put } from '@nestjs/common';
 import { z } from 'zod';
 import { CurrentTenant } from '@app/auth';
 import { Tenant, ToolGrantsService } from '@app/tenancy';
-import { ToolRegistry } from '@app/tools';
+import { ToolCatalog } from '@app/tools';
 import { Actor, type AdminActor, AdminAudit } from './admin-audit';
 import { schemaRef } from './openapi-schemas';
 import { Documented, TenantAdminController } from './route';
@@ -16,18 +16,22 @@ const ToolListRef = schemaRef('ToolList', z.object({ items: z.array(ToolView.sch
 export class ToolsController {
   constructor(
     private readonly grants: ToolGrantsService,
-    private readonly registry: ToolRegistry,
+    private readonly catalog: ToolCatalog,
     private readonly audit: AdminAudit,
   ) {}
 
   @Get()
   @Documented({
-    summary: 'The tool catalog as this tenant sees it: scopes needed, enabled or not',
+    summary:
+      'The tool catalog as this tenant sees it (built-in tools and its sources’ tools): scopes needed, enabled or not',
     ok: ToolListRef,
   })
   async list(@CurrentTenant() tenant: Tenant) {
-    const grants = await this.grants.forTenant(tenant.id);
-    return { items: [...this.registry.all()].map((tool) => ToolView.render({ tool, grants })) };
+    const [catalog, grants] = await Promise.all([
+      this.catalog.forTenant(tenant.id),
+      this.grants.forTenant(tenant.id),
+    ]);
+    return { items: [...catalog.all()].map((tool) => ToolView.render({ tool, grants })) };
   }
 
   @Put(':name')
@@ -44,7 +48,7 @@ export class ToolsController {
     @Param('name') name: string,
     @Body() body: z.output<typeof SetToolBody>,
   ) {
-    const tool = this.registry.get(name);
+    const tool = (await this.catalog.forTenant(tenant.id)).get(name);
     if (!tool)
       throw new NotFoundException(`no tool named "${name}"; GET the tools list for the catalog`);
     await this.grants.set(tenant.id, tool.name, body.enabled);

@@ -141,6 +141,10 @@ export const ToolView = defineView(
     description: z.string(),
     requiredScopes: z.array(z.string()),
     enabled: z.boolean(),
+    source: z
+      .string()
+      .nullable()
+      .meta({ description: 'the tool source it comes from; null for a built-in tool' }),
   }),
   ({ tool: t, grants }: { tool: ToolDefinition; grants: ReadonlyMap<string, boolean> }) => ({
     name: t.name,
@@ -148,6 +152,7 @@ export const ToolView = defineView(
     description: t.description,
     requiredScopes: [...t.requiredScopes],
     enabled: grants.get(t.name) !== false,
+    source: t.origin?.sourceName ?? null,
   }),
 );
 

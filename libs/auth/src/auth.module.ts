@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { AuditModule } from '@app/audit';
+import { EgressModule } from '@app/egress';
 import { ObservabilityModule } from '@app/observability';
 import { RateLimitModule } from '@app/ratelimit';
 import { TenancyModule } from '@app/tenancy';
@@ -14,7 +15,7 @@ import { JwtStrategy } from './strategies/jwt.strategy';
 import { JwksCache } from './jwks-cache';
 
 @Module({
-  imports: [TenancyModule, RateLimitModule, AuditModule, ObservabilityModule],
+  imports: [TenancyModule, RateLimitModule, AuditModule, ObservabilityModule, EgressModule],
   providers: [
     AuthEvents,
     AdminTokenService,

@@ -1,5 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { Logger } from '@nestjs/common';
+import type { EgressPolicy } from '@app/egress';
 import { ChangeFeed, type TenantJwtSettings } from '@app/tenancy';
 import { JwksCache, JwtRejected } from './jwks-cache';
 
@@ -10,7 +11,8 @@ const UNFETCHABLE = /signing keys could not be fetched/;
 
 describe(JwksCache.name, () => {
   let t: number;
-  let fetchMock: jest.SpyInstance;
+  let fetchMock: jest.Mock;
+  let egress: EgressPolicy;
   let answer: () => Promise<Response>;
   let n = 0;
   let settings: TenantJwtSettings;
@@ -22,14 +24,15 @@ describe(JwksCache.name, () => {
     jest.spyOn(Date, 'now').mockImplementation(() => t);
     jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
     answer = up;
-    fetchMock = jest.spyOn(globalThis, 'fetch').mockImplementation(() => answer());
+    fetchMock = jest.fn(() => answer());
+    egress = { fetch: fetchMock } as unknown as EgressPolicy;
     n += 1;
     settings = { issuer: 'https://idp', jwksUri: `https://idp.test/${n}/jwks.json` };
   });
   afterEach(() => jest.restoreAllMocks());
 
   it('caches a failed fetch: the requests after it are refused at once with the same reason', async () => {
-    const sut = new JwksCache();
+    const sut = new JwksCache(egress);
     answer = down;
     await expect(sut.keyFor(settings, token)).rejects.toThrow(UNFETCHABLE);
     for (let i = 0; i < 100; i++) {
@@ -45,7 +48,7 @@ describe(JwksCache.name, () => {
 
   it('forgets a key set in every cache on the change feed: the next token fetches it again', async () => {
     const feed = new ChangeFeed(null);
-    const [here, elsewhere] = [new JwksCache(feed), new JwksCache(feed)];
+    const [here, elsewhere] = [new JwksCache(egress, feed), new JwksCache(egress, feed)];
     await here.keyFor(settings, token);
     await elsewhere.keyFor(settings, token);
     await here.keyFor(settings, token);
@@ -57,7 +60,7 @@ describe(JwksCache.name, () => {
   });
 
   it('tries again after 5 s, then 10, 20 and at most 30 s while the provider keeps failing', async () => {
-    const sut = new JwksCache();
+    const sut = new JwksCache(egress);
     answer = down;
     await expect(sut.keyFor(settings, token)).rejects.toThrow(UNFETCHABLE);
     for (const wait of [5_000, 10_000, 20_000, 30_000, 30_000]) {
@@ -72,7 +75,7 @@ describe(JwksCache.name, () => {
   });
 
   it('accepts once the provider is back and the window has passed, and starts over at 5 s', async () => {
-    const sut = new JwksCache();
+    const sut = new JwksCache(egress);
     answer = down;
     await expect(sut.keyFor(settings, token)).rejects.toThrow(UNFETCHABLE);
     answer = up;
@@ -83,7 +86,7 @@ describe(JwksCache.name, () => {
   });
 
   it('shares one fetch between requests that arrive while it runs', async () => {
-    const sut = new JwksCache();
+    const sut = new JwksCache(egress);
     let fail!: () => void;
     answer = () =>
       new Promise<Response>((resolve) => (fail = () => resolve(new Response('', { status: 500 }))));
@@ -98,7 +101,7 @@ describe(JwksCache.name, () => {
   });
 
   it('keeps serving known-good keys while the provider is down, stale or not', async () => {
-    const sut = new JwksCache();
+    const sut = new JwksCache(egress);
     const key = await sut.keyFor(settings, token);
     answer = down;
     t += 11 * 60_000; // stale: a refresh is tried, fails, and the cached key is used
@@ -109,7 +112,7 @@ describe(JwksCache.name, () => {
   });
 
   it('does not let an unknown kid fetch during the negative window', async () => {
-    const sut = new JwksCache();
+    const sut = new JwksCache(egress);
     await sut.keyFor(settings, token);
     answer = down;
     const stranger = `${Buffer.from(JSON.stringify({ alg: 'RS256', kid: 'new' })).toString('base64url')}.e30.sig`;

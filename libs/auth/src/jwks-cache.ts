@@ -1,5 +1,6 @@
 import { createPublicKey, KeyObject } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
+import { EgressPolicy } from '@app/egress';
 import { ChangeFeed, type ReplicaTopic, type TenantJwtSettings } from '@app/tenancy';
 
 /** Asymmetric algorithms only: `none` and every HMAC algorithm are refused before any key lookup. */
@@ -66,7 +67,10 @@ export class JwksCache {
   private readonly forgotten?: ReplicaTopic<{ jwksUri: string }>;
 
   /** Without a change feed (unit specs), forget() acts on this process only. */
-  constructor(changes?: ChangeFeed) {
+  constructor(
+    private readonly egress: EgressPolicy,
+    changes?: ChangeFeed,
+  ) {
     this.forgotten = changes?.topic('jwks-forget');
     this.forgotten?.subscribe(({ jwksUri }) => this.entries.delete(jwksUri));
   }
@@ -152,10 +156,11 @@ export class JwksCache {
   }
 
   private async fetchKeys(uri: string): Promise<KeySet> {
-    const res = await fetch(uri, {
-      signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
+    // A tenant admin chose this URL: it is fetched under the egress policy, and never redirected.
+    const res = await this.egress.fetch(uri, {
+      timeoutMs: FETCH_TIMEOUT_MS,
       headers: { accept: 'application/json' },
-      redirect: 'error',
+      redirect: 'manual',
     });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     const doc = JSON.parse(await readLimited(res, MAX_JWKS_BYTES)) as { keys?: unknown } | null;

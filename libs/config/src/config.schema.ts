@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 const bool = z
@@ -18,6 +19,16 @@ const url = (protocols: string[]) =>
 
 const positiveInt = z.coerce.number().int().positive();
 
+/** `10.0.0.0/8`, `fd00::/8` or a bare address (a /32 or /128). */
+export function isCidr(v: string): boolean {
+  const [addr, bits, ...rest] = v.split('/');
+  const family = isIP(addr ?? '');
+  if (!family || rest.length) return false;
+  if (bits === undefined) return true;
+  const n = Number(bits);
+  return /^\d+$/.test(bits) && n >= 0 && n <= (family === 4 ? 32 : 128);
+}
+
 export const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -36,8 +47,31 @@ export const envSchema = z.object({
     .string()
     .min(32, { message: 'must be at least 32 characters' })
     .optional()
-    .describe('master secret for sealed request state (and secrets at rest)'),
+    .describe('master secret for sealed request state and secrets at rest'),
+  SECRETS_KEY_PREVIOUS: z
+    .string()
+    .min(32, { message: 'must be at least 32 characters' })
+    .optional()
+    .describe('the SECRETS_KEY before a rotation: secrets sealed with it are re-sealed at start'),
   REDIS_URL: url(['redis:', 'rediss:']).optional(),
+  EGRESS_ALLOW: z
+    .string()
+    .default('')
+    .refine((v) => v.split(',').every((c) => !c.trim() || isCidr(c.trim())), {
+      message: 'expected comma-separated CIDRs such as 127.0.0.0/8,10.1.0.0/16',
+    })
+    .describe(
+      "comma-separated CIDRs the platform may fetch from on a tenant's behalf although they are internal",
+    ),
+  SOURCE_TIMEOUT: positiveInt
+    .default(30)
+    .describe("seconds a call to a tenant's tool source may take before it fails"),
+  SOURCE_BREAKER_OPEN: positiveInt
+    .default(30)
+    .describe('seconds calls to a tool source pause after 5 failures in a row'),
+  SOURCE_CONCURRENCY: positiveInt
+    .default(16)
+    .describe('calls in flight to one tool source; more wait briefly, then fail'),
   MCP_STATELESS: bool.default(false),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_FILE: z.string().min(1).optional().describe('append JSON logs here instead of stdout'),

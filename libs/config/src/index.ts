@@ -1,5 +1,5 @@
 export * from './config.module';
 export * from './platform-config';
-export { envSchema } from './config.schema';
+export { envSchema, isCidr } from './config.schema';
 export * from './routes';
 export * from './long-lived';

@@ -20,7 +20,13 @@ export class PlatformConfig {
   readonly dataDir!: string;
   readonly adminToken?: string;
   readonly secretsKey?: string;
+  readonly secretsKeyPrevious?: string;
   readonly redisUrl?: string;
+  /** CIDRs outbound fetches on a tenant's behalf may reach although they are internal. */
+  readonly egressAllow!: readonly string[];
+  readonly sourceTimeoutMs!: number;
+  readonly sourceConcurrency!: number;
+  readonly sourceBreakerOpenMs!: number;
   readonly mcpStateless!: boolean;
   readonly logLevel!: string;
   readonly logFile?: string;
@@ -83,7 +89,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PlatformConfig
     dataDir: e.DATA_DIR,
     adminToken: e.ADMIN_TOKEN,
     secretsKey: e.SECRETS_KEY,
+    secretsKeyPrevious: e.SECRETS_KEY_PREVIOUS,
     redisUrl: e.REDIS_URL,
+    egressAllow: e.EGRESS_ALLOW.split(',')
+      .map((c) => c.trim())
+      .filter(Boolean),
+    sourceTimeoutMs: e.SOURCE_TIMEOUT * 1000,
+    sourceConcurrency: e.SOURCE_CONCURRENCY,
+    sourceBreakerOpenMs: e.SOURCE_BREAKER_OPEN * 1000,
     mcpStateless: e.MCP_STATELESS,
     logLevel: e.LOG_LEVEL,
     logFile: e.LOG_FILE,

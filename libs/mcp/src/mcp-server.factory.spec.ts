@@ -12,6 +12,7 @@ import {
   McpTool,
   RequireScopes,
   type TenantGrants,
+  ToolCatalog,
   ToolRegistry,
   CapabilityRegistry,
 } from '@app/tools';
@@ -80,15 +81,22 @@ describe(McpServerFactory.name, () => {
    * the surface's visibleTools beside it (the lists the factory's servers answer with).
    */
   const factoryWith = (grants?: () => TenantGrants) => {
+    let current: TenantGrants | undefined;
     const surface = new ToolSurface(
       loadConfig({}),
-      registry,
-      { forTenant: () => Promise.resolve(grants?.() ?? new Map()) } as unknown as ToolGrantsService,
+      new ToolCatalog(registry),
+      {
+        forTenant: () => Promise.resolve(current ?? grants?.() ?? new Map()),
+      } as unknown as ToolGrantsService,
       { record: jest.fn() } as unknown as ToolCallRecorder,
       null as never,
     );
     return Object.assign(new McpServerFactory(surface, null as never, null as never), {
-      visibleTools: surface.visibleTools.bind(surface),
+      /** The list for this principal under these grants (the tenant's grants at that moment). */
+      visibleTools: (p: Principal, g: TenantGrants) => {
+        current = g;
+        return surface.visibleTools(p, p.tenantId ?? 'tenant-1');
+      },
     });
   };
 
@@ -164,9 +172,9 @@ describe(McpServerFactory.name, () => {
         new Map(),
         ['ping_tool'],
       ],
-    ])('lists what the policy allows for %s', (_what, p, grants, expected) => {
+    ])('lists what the policy allows for %s', async (_what, p, grants, expected) => {
       const sut = principal(p);
-      const visible = factory.visibleTools(sut, grants);
+      const visible = await factory.visibleTools(sut, grants);
 
       expect(names(visible)).toEqual(expected);
       const allowed = [...registry.all()].filter(
@@ -177,17 +185,17 @@ describe(McpServerFactory.name, () => {
       for (const t of visible) expect(t).toBe(registry.get(t.name)?.listEntry);
     });
 
-    it('agrees with the policy for any sequence of principals and grants', () => {
+    it('agrees with the policy for any sequence of principals and grants', async () => {
       const scopes = fc.subarray(['math:use', 'notes:read', 'notes:write', 'tenant:admin']);
       const tools = fc.option(fc.subarray([...ALL_TOOLS, 'no_such_tool']), { nil: undefined });
       const grants = fc
         .dictionary(fc.constantFrom(...ALL_TOOLS), fc.boolean())
         .map((d) => new Map(Object.entries(d)) as TenantGrants);
-      fc.assert(
-        fc.property(
+      await fc.assert(
+        fc.asyncProperty(
           fc.array(fc.record({ scopes, tools }), { minLength: 1, maxLength: 8 }),
           fc.array(grants, { minLength: 1, maxLength: 3 }),
-          (shapes, grantMaps) => {
+          async (shapes, grantMaps) => {
             const sut = factoryWith();
             for (const [i, shape] of shapes.entries()) {
               const p = principal(shape);
@@ -196,20 +204,20 @@ describe(McpServerFactory.name, () => {
                 .filter((t) => decideAccess(p, t, g).kind === 'allowed')
                 .map((t) => t.name)
                 .sort();
-              expect(names(sut.visibleTools(p, g))).toEqual(expected);
+              expect(names(await sut.visibleTools(p, g))).toEqual(expected);
             }
           },
         ),
       );
     });
 
-    it('answers the same frozen array for the same grants and an equal principal shape', () => {
+    it('answers the same frozen array for the same grants and an equal principal shape', async () => {
       const grants: TenantGrants = new Map([['math_tool', false]]);
-      const first = factory.visibleTools(
+      const first = await factory.visibleTools(
         principal({ id: 'a', scopes: ['notes:read'], tools: ['read_tool', 'ping_tool'] }),
         grants,
       );
-      const second = factory.visibleTools(
+      const second = await factory.visibleTools(
         principal({
           id: 'b',
           kind: 'jwt',
@@ -225,11 +233,11 @@ describe(McpServerFactory.name, () => {
       expect(names(first)).toEqual(['ping_tool', 'read_tool']);
     });
 
-    it('answers anew when the grants change (a new grants map)', () => {
+    it('answers anew when the grants change (a new grants map)', async () => {
       const p = principal({ scopes: ['notes:read'] });
-      const before = factory.visibleTools(p, new Map());
-      const same = factory.visibleTools(p, new Map());
-      const changed = factory.visibleTools(p, new Map([['read_tool', false]]));
+      const before = await factory.visibleTools(p, new Map());
+      const same = await factory.visibleTools(p, new Map());
+      const changed = await factory.visibleTools(p, new Map([['read_tool', false]]));
 
       expect(same).not.toBe(before);
       expect(same).toEqual(before);
@@ -237,36 +245,38 @@ describe(McpServerFactory.name, () => {
       expect(names(changed)).toEqual(['ping_tool']);
     });
 
-    it('answers differently for different scopes or allow-lists under the same grants', () => {
+    it('answers differently for different scopes or allow-lists under the same grants', async () => {
       const grants: TenantGrants = new Map();
-      const reader = factory.visibleTools(principal({ scopes: ['notes:read'] }), grants);
-      const writer = factory.visibleTools(
+      const reader = await factory.visibleTools(principal({ scopes: ['notes:read'] }), grants);
+      const writer = await factory.visibleTools(
         principal({ scopes: ['notes:read', 'notes:write'] }),
         grants,
       );
-      const limited = factory.visibleTools(
+      const limited = await factory.visibleTools(
         principal({ scopes: ['notes:read'], tools: ['ping_tool'] }),
         grants,
       );
-      const noScopes = factory.visibleTools(principal({ scopes: [] }), grants);
+      const noScopes = await factory.visibleTools(principal({ scopes: [] }), grants);
 
       expect(names(reader)).toEqual(['ping_tool', 'read_tool']);
       expect(names(writer)).toEqual(['ping_tool', 'read_tool', 'write_tool']);
       expect(names(limited)).toEqual(['ping_tool']);
       expect(names(noScopes)).toEqual(['ping_tool']);
-      expect(factory.visibleTools(principal({ scopes: ['notes:read'] }), grants)).toBe(reader);
+      expect(await factory.visibleTools(principal({ scopes: ['notes:read'] }), grants)).toBe(
+        reader,
+      );
     });
 
     // JWT scopes come from the identity provider's claim as they are: an `scp` array may hold
     // one string with a space in it. That principal has neither scope, and must not share a cached
     // answer with one that has both (in either order of arrival).
-    it('does not mix up one scope containing a space with two scopes', () => {
+    it('does not mix up one scope containing a space with two scopes', async () => {
       const grants: TenantGrants = new Map();
       const odd = principal({ kind: 'jwt', scopes: ['notes:read notes:write'] });
       const proper = principal({ kind: 'jwt', scopes: ['notes:read', 'notes:write'] });
 
-      expect(names(factory.visibleTools(odd, grants))).toEqual(['ping_tool']);
-      expect(names(factory.visibleTools(proper, grants))).toEqual([
+      expect(names(await factory.visibleTools(odd, grants))).toEqual(['ping_tool']);
+      expect(names(await factory.visibleTools(proper, grants))).toEqual([
         'ping_tool',
         'read_tool',
         'write_tool',
@@ -286,8 +296,8 @@ describe(McpServerFactory.name, () => {
       result: { tools },
     });
 
-    it('writes a tools/list answer from a visibleTools array, with a string or numeric id', () => {
-      const tools = factory.visibleTools(
+    it('writes a tools/list answer from a visibleTools array, with a string or numeric id', async () => {
+      const tools = await factory.visibleTools(
         principal({ scopes: ['math:use', 'notes:read', 'notes:write'] }),
         new Map(),
       );
@@ -300,14 +310,14 @@ describe(McpServerFactory.name, () => {
       expect(JSON.parse(factory.stringify(listResponse('z', tools)))).toMatchObject({ id: 'z' });
     });
 
-    it('writes an empty tools/list answer', () => {
-      const tools = factory.visibleTools(principal({ tools: [] }), new Map());
+    it('writes an empty tools/list answer', async () => {
+      const tools = await factory.visibleTools(principal({ tools: [] }), new Map());
       expect(tools).toEqual([]);
       expectSameJson(listResponse(1, tools));
     });
 
-    it('writes a tools/list answer with a next cursor in full', () => {
-      const tools = factory.visibleTools(principal({ scopes: ['notes:read'] }), new Map());
+    it('writes a tools/list answer with a next cursor in full', async () => {
+      const tools = await factory.visibleTools(principal({ scopes: ['notes:read'] }), new Map());
       const out = expectSameJson({
         jsonrpc: '2.0',
         id: 2,
@@ -316,8 +326,8 @@ describe(McpServerFactory.name, () => {
       expect(JSON.parse(out)).toMatchObject({ result: { nextCursor: 'x' } });
     });
 
-    it('writes other answers as they are', () => {
-      const tools = factory.visibleTools(principal(), new Map());
+    it('writes other answers as they are', async () => {
+      const tools = await factory.visibleTools(principal(), new Map());
       // A result whose one key is not `tools`.
       expectSameJson({
         jsonrpc: '2.0',
@@ -362,7 +372,7 @@ describe(McpServerFactory.name, () => {
         if (!response || !('result' in response)) throw new Error('tools/list was not answered');
         const tools = response.result.tools as readonly Tool[];
         expect(names(tools)).toEqual(['ping_tool', 'read_tool']);
-        expect(tools).toBe(sut.visibleTools(caller, grants));
+        expect(tools).toBe(await sut.visibleTools(caller, grants));
         expect(JSON.parse(sut.stringify(response))).toEqual(JSON.parse(JSON.stringify(response)));
       } finally {
         await server.close();

@@ -130,10 +130,7 @@ export class McpServerFactory {
 
     server.setRequestHandler(ListToolsRequestSchema, async (_req, extra) => ({
       // The SDK passes the result through untouched, so the frozen cached array reaches stringify.
-      tools: this.surface.visibleTools(
-        principalOf(extra),
-        await this.surface.grantsOf(tenant.id),
-      ) as Tool[],
+      tools: (await this.surface.visibleTools(principalOf(extra), tenant.id)) as Tool[],
     }));
 
     server.setRequestHandler(CallToolRequestSchema, async (req, extra) => {

@@ -61,6 +61,7 @@ export class SessionStore implements OnModuleInit, OnApplicationShutdown {
     this.changes.subscribe((c) => {
       switch (c.kind) {
         case 'grants':
+        case 'catalog':
           this.notifyListsChanged(this.ofTenant(c.tenantId));
           break;
         case 'key':

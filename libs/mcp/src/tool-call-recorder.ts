@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { AuditOutcome, AuditWriter } from '@app/audit';
 import type { Principal } from '@app/auth';
 import { Metrics } from '@app/observability';
-import { ToolRegistry, type ToolTenant } from '@app/tools';
+import type { ToolTenant } from '@app/tools';
 
 /** The protocol era a request was served in, as metrics and audit events name it. */
 export type McpEra = '2026-07-28' | '2025';
@@ -12,6 +12,8 @@ export interface ToolCallRecord {
   tenant: ToolTenant;
   principal: Principal;
   tool: string;
+  /** Whether the tenant's catalog has a tool of that name (unknown names are not metric labels). */
+  known: boolean;
   outcome: AuditOutcome;
   durationMs?: number;
   requestId?: string;
@@ -38,12 +40,11 @@ export class ToolCallRecorder {
   constructor(
     private readonly audit: AuditWriter,
     private readonly metrics: Metrics,
-    private readonly registry: ToolRegistry,
   ) {}
 
   record(c: ToolCallRecord): void {
     // Names a client made up must not become metric series (unbounded cardinality).
-    const tool = this.registry.get(c.tool) ? c.tool : '(unknown)';
+    const tool = c.known ? c.tool : '(unknown)';
     this.metrics.toolCalls.inc({ tenant: c.tenant.slug, tool, outcome: c.outcome, era: c.era });
     if (c.durationMs !== undefined)
       this.metrics.toolDuration.observe({ tool }, c.durationMs / 1000);

@@ -12,8 +12,9 @@ import {
   type TenantGrants,
   type ToolCallResult,
   type ToolContext,
+  type TenantCatalog,
+  ToolCatalog,
   type ToolListEntry,
-  ToolRegistry,
   type ToolTenant,
 } from '@app/tools';
 import { CapabilitySurface } from './capability-surface';
@@ -44,35 +45,41 @@ export interface ToolCall {
  */
 @Injectable()
 export class ToolSurface {
-  private readonly listed = new WeakMap<TenantGrants, Map<string, readonly ToolListEntry[]>>();
+  private readonly listed = new WeakMap<
+    TenantCatalog,
+    WeakMap<TenantGrants, Map<string, readonly ToolListEntry[]>>
+  >();
   private readonly listedJson = new WeakMap<readonly ToolListEntry[], string>();
 
   constructor(
     private readonly config: PlatformConfig,
-    private readonly registry: ToolRegistry,
+    private readonly catalog: ToolCatalog,
     private readonly grants: ToolGrantsService,
     private readonly recorder: ToolCallRecorder,
     private readonly capabilities: CapabilitySurface,
   ) {}
 
-  grantsOf(tenantId: string): Promise<TenantGrants> {
-    return this.grants.forTenant(tenantId);
-  }
-
   /**
    * The tools this principal may see, decided by the one policy. The answer depends only on the
-   * tenant's grants (a new map whenever they change) and the principal's scopes and tool list, so
-   * it is kept per grants map and principal shape, as a frozen array whose JSON is kept too.
+   * tenant's catalog and grants (new objects whenever they change) and the principal's scopes and
+   * tool list, so it is kept per catalog, grants map and principal shape, as a frozen array whose
+   * JSON is kept too.
    */
-  visibleTools(principal: Principal, grants: TenantGrants): readonly ToolListEntry[] {
-    let byShape = this.listed.get(grants);
-    if (!byShape) this.listed.set(grants, (byShape = new Map<string, readonly ToolListEntry[]>()));
+  async visibleTools(principal: Principal, tenantId: string): Promise<readonly ToolListEntry[]> {
+    const [catalog, grants] = await Promise.all([
+      this.catalog.forTenant(tenantId),
+      this.grants.forTenant(tenantId),
+    ]);
+    let byGrants = this.listed.get(catalog);
+    if (!byGrants) this.listed.set(catalog, (byGrants = new WeakMap()));
+    let byShape = byGrants.get(grants);
+    if (!byShape) byGrants.set(grants, (byShape = new Map<string, readonly ToolListEntry[]>()));
     // JSON, not a joined string: scopes from an IdP may contain any separator.
     const shape = JSON.stringify([principal.scopes, principal.tools ?? null]);
     let tools = byShape.get(shape);
     if (!tools) {
       const visible: ToolListEntry[] = [];
-      for (const tool of this.registry.all()) {
+      for (const tool of catalog.all()) {
         if (decideAccess(principal, tool, grants).kind === 'allowed') {
           visible.push(tool.listEntry);
         }
@@ -93,9 +100,19 @@ export class ToolSurface {
   }
 
   async call(c: ToolCall): Promise<ToolCallOutcome> {
-    const tool = this.registry.get(c.name);
-    const decision = decideAccess(c.principal, tool, await this.grants.forTenant(c.tenant.id));
-    const record = { era: c.era, tenant: c.tenant, principal: c.principal, tool: c.name };
+    const [catalog, grants] = await Promise.all([
+      this.catalog.forTenant(c.tenant.id),
+      this.grants.forTenant(c.tenant.id),
+    ]);
+    const tool = catalog.get(c.name);
+    const decision = decideAccess(c.principal, tool, grants);
+    const record = {
+      era: c.era,
+      tenant: c.tenant,
+      principal: c.principal,
+      tool: c.name,
+      known: !!tool,
+    };
     if (decision.kind !== 'allowed' || !tool) {
       this.recorder.record({
         ...record,
@@ -117,7 +134,14 @@ export class ToolSurface {
       outcome: !input && result.isError ? 'error' : 'ok',
       durationMs: performance.now() - started,
       requestId: c.requestId,
-      ...(input ? { detail: { inputRequired: Object.keys(result.requests) } } : {}),
+      ...(input || tool.origin
+        ? {
+            detail: {
+              ...(input ? { inputRequired: Object.keys(result.requests) } : {}),
+              ...(tool.origin ? { source: tool.origin.sourceName } : {}),
+            },
+          }
+        : {}),
     });
     return input ? { kind: 'input_required', input: result } : { kind: 'result', result };
   }
@@ -140,7 +164,7 @@ export class ToolSurface {
     if (method === 'tools/call') {
       const name = (params as { name?: unknown } | undefined)?.name;
       if (typeof name !== 'string') return true;
-      const tool = this.registry.get(name);
+      const tool = (await this.catalog.forTenant(req.tenant.id)).get(name);
       if (tool && req.bodyBytes !== undefined && req.bodyBytes > tool.limits.maxBytes) {
         sendJsonRpcError(
           res,
@@ -166,6 +190,7 @@ export class ToolSurface {
         tenant: req.tenant,
         principal: req.user,
         tool: capability.name,
+        known: true,
         outcome: 'denied',
         requestId,
         detail: { reason: 'insufficient_scope' },

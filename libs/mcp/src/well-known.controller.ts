@@ -3,7 +3,7 @@ import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Public, RESOURCE_METADATA_PREFIX, resourceUrl } from '@app/auth';
 import { PlatformConfig, TENANT_ROUTE } from '@app/config';
 import { TenantsService } from '@app/tenancy';
-import { ToolRegistry } from '@app/tools';
+import { ToolCatalog } from '@app/tools';
 
 @ApiTags('mcp')
 @Public()
@@ -12,7 +12,7 @@ export class WellKnownController {
   constructor(
     private readonly config: PlatformConfig,
     private readonly tenants: TenantsService,
-    private readonly registry: ToolRegistry,
+    private readonly catalog: ToolCatalog,
   ) {}
 
   @Get()
@@ -27,7 +27,7 @@ export class WellKnownController {
     return {
       resource: resourceUrl(this.config.publicUrl, tenant.slug),
       ...(issuer ? { authorization_servers: [issuer] } : {}),
-      scopes_supported: this.registry.scopes(),
+      scopes_supported: (await this.catalog.forTenant(tenant.id)).scopes(),
       bearer_methods_supported: ['header'],
       resource_name: tenant.name,
     };

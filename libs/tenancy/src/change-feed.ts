@@ -13,6 +13,8 @@ export type TenancyChange =
   | { kind: 'tenant'; tenantId: string; slug: string; deleted?: boolean }
   | { kind: 'key'; tenantId: string; keyId: string }
   | { kind: 'grants'; tenantId: string }
+  /** The tenant's tool catalog changed (a tool source added, changed, refreshed or removed). */
+  | { kind: 'catalog'; tenantId: string }
   | { kind: 'all' };
 
 export const CHANGE_BUS = Symbol('CHANGE_BUS');

@@ -8,3 +8,5 @@ export * from './tool-invoker';
 export * from './capability-registry';
 export * from './input';
 export * from './resource-updates';
+export * from './tool-catalog';
+export * from './data-tool';

@@ -1,5 +1,4 @@
 import { Logger } from '@nestjs/common';
-import type { z } from 'zod';
 import { describeTextProblem, findUnstorableText, isDatabaseUnavailable } from '@app/database';
 import { checkArgumentShape } from './argument-limits';
 import { InputRequired } from './input';
@@ -16,32 +15,37 @@ export interface ToolCallResult {
   isError?: boolean;
 }
 
-function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message))
-    .join('; ');
-}
-
 export function toolError(text: string): ToolCallResult {
   return { isError: true, content: [{ type: 'text', text }] };
 }
 
 /**
  * A tool's answer given as MCP content blocks (images, audio, embedded resources, several
- * blocks), for tools whose result is not one JSON value or one text.
+ * blocks), for tools whose result is not one JSON value or one text; `extra` carries what a tool
+ * that relays another server's answer passes on (its structuredContent, its isError).
  */
 export class ToolContent {
-  constructor(readonly content: ToolCallResult['content']) {}
+  constructor(
+    readonly content: ToolCallResult['content'],
+    readonly extra: Pick<ToolCallResult, 'structuredContent' | 'isError'> = {},
+  ) {}
 }
 
 export const toolContent = (...content: ToolCallResult['content']) => new ToolContent(content);
 
 function toResult(tool: ToolDefinition, out: unknown): ToolCallResult {
   if (out === undefined || out === null) return { content: [] };
-  if (out instanceof ToolContent) return { content: out.content };
+  if (out instanceof ToolContent) {
+    const { structuredContent, isError } = out.extra;
+    return {
+      content: out.content,
+      ...(structuredContent !== undefined ? { structuredContent } : {}),
+      ...(isError ? { isError: true } : {}),
+    };
+  }
   if (typeof out === 'string') return { content: [{ type: 'text', text: out }] };
   const text = JSON.stringify(out);
-  if (tool.output) {
+  if (tool.structured) {
     return { content: [{ type: 'text', text }], structuredContent: out as Record<string, unknown> };
   }
   return { content: [{ type: 'text', text }] };
@@ -66,10 +70,8 @@ export async function invokeTool(
   const problem = findUnstorableText(args);
   if (problem)
     return toolError(`invalid arguments for ${tool.name}: ${describeTextProblem(problem)}`);
-  const parsed = tool.input.safeParse(args ?? {});
-  if (!parsed.success) {
-    return toolError(`invalid arguments for ${tool.name}: ${describeIssues(parsed.error)}`);
-  }
+  const parsed = tool.parse(args ?? {});
+  if (!parsed.success) return toolError(`invalid arguments for ${tool.name}: ${parsed.problem}`);
   try {
     const out = await tool.handler(parsed.data, ctx);
     return out instanceof InputRequired ? out : toResult(tool, out);

@@ -24,19 +24,39 @@ export interface ToolListEntry {
   readonly annotations?: Readonly<ToolAnnotations>;
 }
 
+/** The outcome of checking a call's arguments against a tool's input schema. */
+export type ParsedArguments =
+  { success: true; data: unknown } | { success: false; problem: string };
+
+/** Where a tool that is not one of the platform's own comes from: a tenant's tool source. */
+export interface ToolOrigin {
+  readonly sourceId: string;
+  readonly sourceName: string;
+}
+
 export interface ToolDefinition {
   readonly kind: 'tool';
   readonly name: string;
   readonly title?: string;
   readonly description: string;
   readonly requiredScopes: readonly string[];
-  readonly input: z.ZodObject;
-  readonly output?: z.ZodObject;
+  /** Checks (and, for zod schemas, shapes) the arguments; the caps are checked before this. */
+  readonly parse: (args: unknown) => ParsedArguments;
+  /** Whether the tool declares an output schema, so its JSON answers are also structuredContent. */
+  readonly structured: boolean;
+  /** Set for a tenant's source tools; built-in tools have none. */
+  readonly origin?: ToolOrigin;
   /** Caps on the arguments: the config's defaults with the tool's own `limits` on top. */
   readonly limits: ToolArgumentLimits;
   /** The `tools/list` entry, JSON Schemas included, computed once at boot. */
   readonly listEntry: ToolListEntry;
   readonly handler: (args: unknown, ctx: ToolContext) => Promise<unknown>;
+}
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message))
+    .join('; ');
 }
 
 function jsonSchema(schema: z.ZodObject): ToolListEntry['inputSchema'] {
@@ -146,8 +166,13 @@ export class ToolRegistry implements OnModuleInit {
       title: o.title,
       description: o.description,
       requiredScopes: Object.freeze([...new Set(requiredScopes)].sort()),
-      input: o.input,
-      output: o.output,
+      parse: (args: unknown): ParsedArguments => {
+        const parsed = o.input.safeParse(args);
+        return parsed.success
+          ? { success: true, data: parsed.data }
+          : { success: false, problem: describeIssues(parsed.error) };
+      },
+      structured: o.output !== undefined,
       limits: resolveArgumentLimits(this.defaultLimits, o.limits, o.name),
       listEntry: Object.freeze(listEntry),
       handler: (args: unknown, ctx: ToolContext) => Promise.resolve(fn(args, ctx)),
@@ -164,6 +189,16 @@ export class ToolRegistry implements OnModuleInit {
 
   names(): string[] {
     return [...this.tools.keys()];
+  }
+
+  /** MAX_ARGUMENT_BYTES, MAX_ARGUMENT_ELEMENTS and MAX_ARGUMENT_DEPTH, for tools defined as data. */
+  defaultArgumentLimits(): ToolArgumentLimits {
+    return this.defaultLimits;
+  }
+
+  /** Only the scopes of the built-in tools (without resources, prompts or tenant:admin). */
+  toolScopeNames(): readonly string[] {
+    return this.toolScopes;
   }
 
   /**

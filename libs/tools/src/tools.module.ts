@@ -10,12 +10,14 @@ import { NotesService } from './builtin/notes.service';
 import { NotesTools } from './builtin/notes.tools';
 import { CapabilityRegistry } from './capability-registry';
 import { ResourceUpdates } from './resource-updates';
+import { ToolCatalog } from './tool-catalog';
 import { ToolRegistry } from './tool-registry';
 
 @Module({
   imports: [DiscoveryModule, TenancyModule, TypeOrmModule.forFeature([Note])],
   providers: [
     ToolRegistry,
+    ToolCatalog,
     CapabilityRegistry,
     ResourceUpdates,
     NotesService,
@@ -24,6 +26,6 @@ import { ToolRegistry } from './tool-registry';
     NotesTools,
     NotesCapabilities,
   ],
-  exports: [ToolRegistry, CapabilityRegistry, ResourceUpdates],
+  exports: [ToolRegistry, ToolCatalog, CapabilityRegistry, ResourceUpdates],
 })
 export class ToolsModule {}

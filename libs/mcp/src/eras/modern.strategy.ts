@@ -145,6 +145,7 @@ export class ModernStrategy implements ServingStrategy, OnModuleInit {
     this.changes.subscribe((c) => {
       switch (c.kind) {
         case 'grants':
+        case 'catalog':
           notifyListsChanged(this.handlers.get(c.tenantId));
           break;
         case 'key':
@@ -346,10 +347,7 @@ export class ModernStrategy implements ServingStrategy, OnModuleInit {
       jsonSchemaValidator,
     });
     server.setRequestHandler('tools/list', async () => ({
-      tools: this.surface.visibleTools(
-        principal,
-        await this.surface.grantsOf(tenant.id),
-      ) as unknown as Tool[],
+      tools: (await this.surface.visibleTools(principal, tenant.id)) as unknown as Tool[],
     }));
     server.setRequestHandler('tools/call', async (request, ctx) => {
       const name = request.params.name;
