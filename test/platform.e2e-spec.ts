@@ -57,6 +57,9 @@ describe('platform', () => {
       ['/admin/tenants/{tenant}/keys/{id}', ['get', 'patch']],
       ['/admin/tenants/{tenant}/keys/{id}/revoke', ['post']],
       ['/admin/tenants/{tenant}/keys/{id}/rotate', ['post']],
+      ['/admin/tenants/{tenant}/sources', ['get', 'post']],
+      ['/admin/tenants/{tenant}/sources/{id}', ['delete', 'get', 'patch']],
+      ['/admin/tenants/{tenant}/sources/{id}/refresh', ['post']],
     ])('documents %s with %j, behind the bearer scheme', (path, methods) => {
       expect(doc.paths).toHaveProperty([path]);
       const ops = doc.paths[path];
@@ -117,6 +120,16 @@ describe('platform', () => {
       );
       const getKey = doc.paths['/admin/tenants/{tenant}/keys/{id}'].get;
       expect(JSON.stringify(getKey.responses['200'])).toContain('#/components/schemas/ApiKey"');
+    });
+
+    it('documents tool sources with write-only secrets: in the bodies, never in the answers', () => {
+      const schemas = doc.components.schemas;
+      const create = doc.paths['/admin/tenants/{tenant}/sources'].post;
+      expect(JSON.stringify(create.requestBody)).toContain('#/components/schemas/CreateToolSource');
+      expect(JSON.stringify(create.responses['201'])).toContain('#/components/schemas/ToolSource"');
+      expect(JSON.stringify(schemas.CreateToolSource)).toMatch(/clientSecret/);
+      expect(JSON.stringify(schemas.ToolSource)).not.toMatch(/clientSecret|"value"/);
+      expect(JSON.stringify(schemas.ToolSource)).toContain('breaker');
     });
 
     it('GET /docs serves the browsable HTML without credentials', async () => {

@@ -417,7 +417,7 @@ describe('tool sources: upstream MCP servers', () => {
       admin().request('POST', `/admin/tenants/${slug}/sources`, body);
 
     const cases: [Record<string, unknown>, number, RegExp][] = [
-      [{ name: 'x', kind: 'ftp', url: upstream.url }, 400, /kind must be .*mcp.*or .*openapi/],
+      [{ name: 'x', kind: 'ftp', url: upstream.url }, 400, /kind must be "mcp".*or "openapi"/],
       [{ name: 'Bad_Name', kind: 'mcp', url: upstream.url }, 400, /name must be 1-32 lowercase/],
       [
         { name: 'x', kind: 'mcp', url: 'ftp://example.com/' },
@@ -448,16 +448,17 @@ describe('tool sources: upstream MCP servers', () => {
     ];
     for (const [body, status, message] of cases) {
       const res = await post(body);
-      expect([res.status, res.text]).toEqual([status, expect.stringMatching(message)]);
+      const said = (res.json as { message?: string }).message;
+      expect([res.status, said]).toEqual([status, expect.stringMatching(message)]);
     }
     await addSource(slug, { name: 'dup', kind: 'mcp', url: upstream.url });
     const dupName = await post({ name: 'dup', kind: 'mcp', url: upstream.url, prefix: 'other' });
-    expect([dupName.status, dupName.text]).toEqual([
+    expect([dupName.status, (dupName.json as { message: string }).message]).toEqual([
       409,
       expect.stringMatching(/named "dup" exists already/),
     ]);
     const dupPrefix = await post({ name: 'other', kind: 'mcp', url: upstream.url, prefix: 'dup' });
-    expect([dupPrefix.status, dupPrefix.text]).toEqual([
+    expect([dupPrefix.status, (dupPrefix.json as { message: string }).message]).toEqual([
       409,
       expect.stringMatching(/uses the prefix "dup"/),
     ]);

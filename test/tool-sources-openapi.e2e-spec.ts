@@ -119,9 +119,7 @@ describe('tool sources: OpenAPI services', () => {
       const view = await getSource(slug, source.id);
 
       expect(view.tools.map((t) => [t.name, t.upstreamName, t.requiredScopes, t.enabled])).toEqual(
-        expect.arrayContaining(
-          PET_TOOLS.map((t) => [`pets_${t}`, t, ['pets:use'], true] as const),
-        ),
+        expect.arrayContaining(PET_TOOLS.map((t) => [`pets_${t}`, t, ['pets:use'], true] as const)),
       );
       expect(view.tools.map((t) => t.name).sort()).toEqual(withPrefix('pets'));
       expect(view.skipped).toEqual([]);
@@ -334,7 +332,11 @@ describe('tool sources: OpenAPI services', () => {
         slug,
         (e) => e.tool === 'pets_getPet' && e.keyId === key.id,
       );
-      expect(event).toMatchObject({ action: 'tool.call', outcome: 'ok', detail: { source: 'pets' } });
+      expect(event).toMatchObject({
+        action: 'tool.call',
+        outcome: 'ok',
+        detail: { source: 'pets' },
+      });
     });
   });
 
@@ -385,7 +387,11 @@ describe('tool sources: OpenAPI services', () => {
       expect(pet.structuredContent).toEqual({ id: 1, name: 'Rex', tag: 'dog' });
       const token = first.structuredContent!.authorization as string;
       expect(token).toMatch(/^Bearer [A-Za-z0-9_-]{10,}$/);
-      expect(second.structuredContent).toEqual({ traceId: null, authorization: token, apiKey: null });
+      expect(second.structuredContent).toEqual({
+        traceId: null,
+        authorization: token,
+        apiKey: null,
+      });
       expect(header(api.requests.at(-1)!, 'authorization')).toBe(token);
       const grants = tokenRequests(api);
       expect(grants).toHaveLength(1);
@@ -445,7 +451,11 @@ describe('tool sources: OpenAPI services', () => {
         kind: 'openapi',
         documentUrl: `${api.url}/openapi.json`,
         baseUrl: api.url,
-        credential: { tokenUrl: `${api.url}/oauth/token`, clientId: 'platform', clientSecret: secret() },
+        credential: {
+          tokenUrl: `${api.url}/oauth/token`,
+          clientId: 'platform',
+          clientSecret: secret(),
+        },
       });
       const client = await p.connect(bad, bearer(await keyOf(bad, {})));
       const routesBefore = apiCalls(api).length;
@@ -680,11 +690,7 @@ describe('tool sources: OpenAPI services', () => {
         ],
         [{}, 400, /send either document or documentUrl/],
         [{ document: api.document, baseUrl: 'ftp://example.com/' }, 400, /baseUrl must be an http/],
-        [
-          { document: api.document, credential: { header: 'X-Api-Key' } },
-          400,
-          /credential/,
-        ],
+        [{ document: api.document, credential: { header: 'X-Api-Key' } }, 400, /credential/],
         [
           { document: api.document, toolScopes: { nope: ['a:b'] } },
           400,
@@ -769,9 +775,9 @@ describe('tool sources: OpenAPI services', () => {
       expect(json.tools.map((t) => t.upstreamName).sort()).toEqual(PET_TOOLS);
       expect(yaml.tools.map((t) => t.upstreamName).sort()).toEqual(PET_TOOLS);
       const client = await p.connect(slug, bearer(await keyOf(slug, {})));
-      expect(
-        (await call(client, 'yamltext_getPet', { petId: 2 })).structuredContent,
-      ).toMatchObject({ name: 'Tom' });
+      expect((await call(client, 'yamltext_getPet', { petId: 2 })).structuredContent).toMatchObject(
+        { name: 'Tom' },
+      );
     });
   });
 
@@ -816,7 +822,11 @@ describe('tool sources: OpenAPI services', () => {
       kind: 'openapi',
       document: api.document,
       baseUrl: api.url,
-      credential: { tokenUrl: `${api.url}/oauth/token`, clientId: 'pet-client', clientSecret: apiKey },
+      credential: {
+        tokenUrl: `${api.url}/oauth/token`,
+        clientId: 'pet-client',
+        clientSecret: apiKey,
+      },
     });
     const failed = await call(client, 'failing_whoAmI');
     expect(failed.isError).toBe(true);

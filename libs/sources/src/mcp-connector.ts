@@ -167,7 +167,14 @@ export class McpConnector implements OnModuleDestroy {
         kind === 'sse'
           ? new SSEClientTransport(new URL(url), { fetch })
           : new StreamableHTTPClientTransport(new URL(url), { fetch });
-      await withTimeout(client.connect(t), this.config.sourceTimeoutMs, `connecting to ${url}`);
+      try {
+        await withTimeout(client.connect(t), this.config.sourceTimeoutMs, `connecting to ${url}`);
+      } catch (err) {
+        // A failed start may leave an event source that retries for ever.
+        await client.close().catch(() => undefined);
+        await t.close().catch(() => undefined);
+        throw err;
+      }
       if (pooled) {
         client.onclose = () => {
           const entry = this.pool.get(source.id);
