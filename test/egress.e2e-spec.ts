@@ -12,10 +12,16 @@ const textOf = (r: unknown) => (r as CallResult).content.map((c) => c.text ?? ''
 const messageOf = (res: { json: unknown }) => String((res.json as { message?: unknown }).message);
 const HINT = 'the operator can allow such ranges with EGRESS_ALLOW';
 
+interface Answer {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
 /** A plain HTTP server on `host` that records every request and answers with `handle`. */
 async function listen(
   host: string,
-  handle: (path: string) => { status: number; headers?: Record<string, string>; body?: string },
+  handle: (path: string) => Answer,
 ): Promise<{ url: string; port: number; paths: string[]; server: Server }> {
   const paths: string[] = [];
   const server = createServer((req, res) => {
@@ -222,7 +228,7 @@ describe('egress: EGRESS_ALLOW=127.0.0.1/32', () => {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(oneOperation('http://127.0.0.2/')),
     }));
-    redirector = await listen('127.0.0.1', (path) =>
+    redirector = await listen('127.0.0.1', (path): Answer =>
       path === '/openapi.json'
         ? {
             status: 200,

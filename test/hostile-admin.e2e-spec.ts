@@ -487,6 +487,15 @@ describe('admin API: property-based hostile battery', () => {
           },
           { method: 'GET', path: (s) => `/admin/tenants/${s}/auth` },
           { method: 'PUT', path: (s) => `/admin/tenants/${s}/auth`, body: { jwt: null } },
+          { method: 'GET', path: (s) => `/admin/tenants/${s}/sources` },
+          { method: 'GET', path: (s, id) => `/admin/tenants/${s}/sources/${id}` },
+          {
+            method: 'PATCH',
+            path: (s, id) => `/admin/tenants/${s}/sources/${id}`,
+            body: { enabled: true },
+          },
+          { method: 'POST', path: (s, id) => `/admin/tenants/${s}/sources/${id}/refresh` },
+          { method: 'DELETE', path: (s, id) => `/admin/tenants/${s}/sources/${id}` },
         ];
         const input = fc.record({
           route: fc.constantFrom(...routes),
@@ -657,6 +666,8 @@ describe('admin API: property-based hostile battery', () => {
         ['POST', `/admin/tenants/${owner.slug}/keys/${key.id}/rotate`, 'graceSeconds'],
         ['PUT', `/admin/tenants/${owner.slug}/tools/echo`, 'enabled'],
         ['PUT', `/admin/tenants/${owner.slug}/auth`, 'jwt'],
+        ['POST', `/admin/tenants/${owner.slug}/sources`, 'document'],
+        ['PATCH', `/admin/tenants/${owner.slug}/sources/${key.id}`, 'headers'],
       ];
       const nested = (depth: number, arrays: boolean) =>
         arrays

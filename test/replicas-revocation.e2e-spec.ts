@@ -6,6 +6,7 @@ import { metricNow } from './support/metrics';
 import { openListen } from './support/mcp-modern';
 import { PlatformProcess, spawnPlatform, untilReady, useProcesses } from './support/processes';
 import { RoundRobinProxy, roundRobinProxy } from './support/proxy';
+import { startUpstreamMcp } from './support/upstream-mcp';
 
 /** The contract: a revoked key "stops working on every replica within 1 s". */
 const PROPAGATION_MS = 1_000;
@@ -184,6 +185,42 @@ describe('replicas: changes reach every replica', () => {
     } finally {
       stream.close();
       quiet.close();
+    }
+  });
+
+  it('shows a tool source registered on A on C within 1 s, tells a listen stream on B, calls it from C', async () => {
+    const upstream = await startUpstreamMcp('stateless-2025');
+    try {
+      const k = await tenantOn(a, 'source');
+      const listed = (p: PlatformProcess) => listToolNames(p, k.slug, bearer(k.key));
+      expect(await listed(c)).not.toContain('up_echo');
+      const stream = await openListen(b, k.slug, bearer(k.key));
+      try {
+        await pollUntil(5_000, 'acknowledgement', () => Promise.resolve(stream.messages[0]));
+        const created = await a.admin.request('POST', `/admin/tenants/${k.slug}/sources`, {
+          name: 'up',
+          kind: 'mcp',
+          url: upstream.url,
+        });
+        expect(created.status).toBe(201);
+        const changedAt = Date.now();
+        const took = await heldAfter('C listing up_echo', changedAt, async () =>
+          (await listed(c)).includes('up_echo'),
+        );
+        expect(took).toBeLessThanOrEqual(PROPAGATION_MS);
+        await pollUntil(5_000, 'list_changed on B', () =>
+          Promise.resolve(
+            stream.messages.find((m) => m.method === 'notifications/tools/list_changed'),
+          ),
+        );
+      } finally {
+        stream.close();
+      }
+      const call = await rawCall(c, k.slug, 'up_echo', { text: 'from c' }, bearer(k.key));
+      expect(call.messages[0]?.result?.content).toEqual([{ type: 'text', text: 'echo: from c' }]);
+      expect(upstream.calls.map((x) => x.tool)).toEqual(['echo']);
+    } finally {
+      await upstream.stop();
     }
   });
 

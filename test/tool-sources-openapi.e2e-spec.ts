@@ -273,8 +273,7 @@ describe('tool sources: OpenAPI services', () => {
       const big = await call(client, 'pets_bigPayload');
 
       expect(big.isError).toBe(true);
-      expect(textOf(big)).toMatch(/the API's answer is larger than 1048576 bytes$/);
-      expect(textOf(big).length).toBeLessThan(500);
+      expect(textOf(big)).toBe("the API's answer is larger than 1048576 bytes and was not relayed");
       expect(api.requests.at(-1)!.path).toBe('/big');
     });
 
@@ -690,7 +689,11 @@ describe('tool sources: OpenAPI services', () => {
         ],
         [{}, 400, /send either document or documentUrl/],
         [{ document: api.document, baseUrl: 'ftp://example.com/' }, 400, /baseUrl must be an http/],
-        [{ document: api.document, credential: { header: 'X-Api-Key' } }, 400, /credential/],
+        [
+          { document: api.document, credential: { header: 'X-Api-Key' } },
+          400,
+          /^invalid request body: credential/,
+        ],
         [
           { document: api.document, toolScopes: { nope: ['a:b'] } },
           400,

@@ -10,6 +10,9 @@ const sourceName = (what: string) =>
 const HOST =
   /^(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*$|^\[[0-9a-f:.]+\]$/;
 
+/** Query parameters that carry credentials: in a URL they would be shown back and logged. */
+const CREDENTIAL_PARAM = /key|token|secret|password|passwd|auth|signature|sig$|session/i;
+
 /** An http(s) URL with a host; no credentials in it (they would be shown back and logged). */
 const upstreamUrl = (what: string) =>
   z
@@ -24,14 +27,15 @@ const upstreamUrl = (what: string) =>
             HOST.test(u.hostname) &&
             !u.username &&
             !u.password &&
-            !u.hash
+            !u.hash &&
+            ![...u.searchParams.keys()].some((k) => CREDENTIAL_PARAM.test(k))
           );
         } catch {
           return false;
         }
       },
       {
-        message: `${what} must be an http or https URL with a host, without credentials or a #fragment`,
+        message: `${what} must be an http or https URL with a host, without credentials (put them in headers or credential, which are write-only) or a #fragment`,
       },
     );
 
@@ -80,7 +84,7 @@ const headers = z
     for (const name of names) {
       const checked = headerName.safeParse(name);
       if (!checked.success) {
-        ctx.addIssue({ code: 'custom', path: [name], message: checked.error.issues[0]!.message });
+        ctx.addIssue({ code: 'custom', path: [name], message: checked.error.issues[0].message });
       }
     }
   })

@@ -213,7 +213,8 @@ export class McpConnector implements OnModuleDestroy {
       );
       // The SDK never sets the caller's credential, and the source's own headers win over its.
       for (const [name, value] of Object.entries(injected)) headers.set(name, value);
-      return this.egress.fetchFn(input, { ...init, headers });
+      // Not followed: the source's headers would travel with a redirect to wherever it points.
+      return this.egress.fetchFn(input, { ...init, headers, redirect: 'manual' });
     };
   }
 

@@ -124,7 +124,8 @@ export class OpenApiConnector {
           [
             {
               type: 'text',
-              text: `${tool.name}: the API's answer is larger than ${MAX_ANSWER_BYTES} bytes`,
+              // Not tool.name: that is the operation's, not the prefixed name the caller used.
+              text: `the API's answer is larger than ${MAX_ANSWER_BYTES} bytes and was not relayed`,
             },
           ],
           { isError: true },

@@ -82,12 +82,12 @@ describe(SourceGate.name, () => {
 
     await Promise.resolve();
     expect(releases).toHaveLength(2);
-    releases[0]!();
+    releases[0]();
     await a;
     await new Promise((r) => setImmediate(r));
     expect(releases).toHaveLength(3);
-    releases[1]!();
-    releases[2]!();
+    releases[1]();
+    releases[2]();
     await expect(Promise.all([b, c])).resolves.toEqual(['done', 'done']);
   });
 
