@@ -83,7 +83,7 @@ describe('egress: the strict policy (EGRESS_ALLOW empty)', () => {
 
     expect(running.status).toBe(400);
     expect(messageOf(running)).toBe(
-      `${upstream.url} is not allowed: its host resolves to 127.0.0.1, a loopback address; ${HINT}`,
+      `url: ${upstream.url} is not allowed: its host resolves to 127.0.0.1, a loopback address; ${HINT}`,
     );
     expect(nothing.status).toBe(400);
     // Nothing tells a listening port from a closed one.
@@ -137,15 +137,15 @@ describe('egress: the strict policy (EGRESS_ALLOW empty)', () => {
     const doc = oneOperation(publicBase);
 
     const cases: [Record<string, unknown>, string][] = [
-      [{ documentUrl: api.documentUrl, baseUrl: publicBase }, api.documentUrl],
-      [{ document: doc, baseUrl: api.url }, `${api.url}/`],
+      [{ documentUrl: api.documentUrl, baseUrl: publicBase }, `documentUrl: ${api.documentUrl}`],
+      [{ document: doc, baseUrl: api.url }, `baseUrl: ${api.url}/`],
       [
         {
           document: doc,
           baseUrl: publicBase,
           credential: { tokenUrl: `${api.url}/oauth/token`, clientId: 'c', clientSecret: 's' },
         },
-        `${api.url}/oauth/token`,
+        `credential.tokenUrl: ${api.url}/oauth/token`,
       ],
     ];
     for (const [body, refusedUrl] of cases) {

@@ -130,15 +130,18 @@ const operations = z
   );
 
 const credential = z
-  .union([
-    z.strictObject({ header: headerName, value: headerValue }),
-    z.strictObject({
-      tokenUrl: upstreamUrl('tokenUrl'),
-      clientId: z.string().min(1).max(500),
-      clientSecret: z.string().min(1).max(2000),
-      scope: z.string().max(1000).optional(),
-    }),
-  ])
+  .union(
+    [
+      z.strictObject({ header: headerName, value: headerValue }),
+      z.strictObject({
+        tokenUrl: upstreamUrl('tokenUrl'),
+        clientId: z.string().min(1).max(500),
+        clientSecret: z.string().min(1).max(2000),
+        scope: z.string().max(1000).optional(),
+      }),
+    ],
+    { error: 'credential must be {header, value} or {tokenUrl, clientId, clientSecret, scope?}' },
+  )
   .describe(
     'the API’s own credential, injected into every call: a header, or OAuth client credentials (write-only)',
   );

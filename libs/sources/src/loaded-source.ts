@@ -51,6 +51,9 @@ export function describeFailure(err: unknown): string {
     return what[code] ?? code;
   }
   if (err.name === 'TimeoutError') return 'timed out';
+  // fetch's own message says nothing; its cause says why (e.g. "bad port").
+  const cause = (err as { cause?: unknown }).cause;
+  if (err.message === 'fetch failed' && cause instanceof Error) return cause.message.slice(0, 300);
   if (err.name === 'AbortError') return 'cancelled';
   return err.message.slice(0, 300);
 }

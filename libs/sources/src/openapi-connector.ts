@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { PlatformConfig } from '@app/config';
 import { EgressPolicy, readBodyCapped, ResponseTooLarge } from '@app/egress';
@@ -13,14 +14,15 @@ import type { CatalogTool, OpenApiSourceConfig } from './tool-source.entity';
 
 type OpenApiSource = LoadedSource<OpenApiSourceConfig>;
 
+/** The token endpoint refused the source's client credentials. */
+export class CredentialRefused extends UpstreamError {}
+
 /** The largest OpenAPI document fetched from a URL, and the largest API answer relayed. */
 export const MAX_DOCUMENT_BYTES = 5 * 1024 * 1024;
 export const MAX_ANSWER_BYTES = 1024 * 1024;
 
-interface Token {
-  version: number;
-  value: Promise<{ token: string; expires: number }>;
-}
+type OAuthCredential = Extract<OpenApiSourceConfig['credential'], { kind: 'oauth' }>;
+type Token = Promise<{ token: string; expires: number }>;
 
 /**
  * HTTP APIs described by OpenAPI: each selected operation is a tool; a call becomes one request
@@ -66,6 +68,7 @@ export class OpenApiConnector {
 
   async readCatalog(source: OpenApiSource): Promise<ReadCatalog> {
     const doc = await loadOpenApiDocument(await this.document(source));
+    await this.tryCredential(source);
     const c = source.config.credential;
     const { tools, skipped } = operationTools(doc, source.config.operations, {
       credentialHeaders: c?.kind === 'header' ? [c.header] : [],
@@ -140,33 +143,45 @@ export class OpenApiConnector {
     });
   }
 
-  forget(sourceId: string): void {
-    this.tokens.delete(sourceId);
-  }
-
   private async credential(source: OpenApiSource, fresh: boolean): Promise<Record<string, string>> {
     const c = source.config.credential;
     const secret = source.secrets.credential;
     if (!c || secret === undefined) return {};
     if (c.kind === 'header') return { [c.header]: secret };
-    let token = this.tokens.get(source.id);
-    if (
-      fresh ||
-      !token ||
-      token.version !== source.version ||
-      (await token.value.catch(() => ({ expires: 0 }))).expires <= Date.now()
-    ) {
-      token = { version: source.version, value: this.fetchToken(c, secret) };
-      this.tokens.set(source.id, token);
-      token.value.catch(() => {
-        if (this.tokens.get(source.id) === token) this.tokens.delete(source.id);
+    return { authorization: `Bearer ${await this.token(c, secret, fresh)}` };
+  }
+
+  /**
+   * A token for these client credentials, kept until shortly before it expires. Kept by the
+   * credentials themselves (hashed), so the token fetched when the source was saved serves its
+   * first calls, and a changed credential never gets the old one.
+   */
+  private async token(c: OAuthCredential, secret: string, fresh: boolean): Promise<string> {
+    const key = createHash('sha256')
+      .update(JSON.stringify([c.tokenUrl, c.clientId, c.scope ?? null, secret]))
+      .digest('base64url');
+    let token = this.tokens.get(key);
+    if (fresh || !token || (await token.catch(() => ({ expires: 0 }))).expires <= Date.now()) {
+      if (this.tokens.size >= 1_000) this.tokens.clear();
+      const pending = this.fetchToken(c, secret);
+      token = pending;
+      this.tokens.set(key, pending);
+      pending.catch(() => {
+        if (this.tokens.get(key) === pending) this.tokens.delete(key);
       });
     }
-    return { authorization: `Bearer ${(await token.value).token}` };
+    return (await token).token;
+  }
+
+  /** OAuth client credentials are tried once when the source is saved, so a typo is found then. */
+  private async tryCredential(source: OpenApiSource): Promise<void> {
+    const c = source.config.credential;
+    if (c?.kind !== 'oauth' || source.secrets.credential === undefined) return;
+    await this.token(c, source.secrets.credential, true);
   }
 
   private async fetchToken(
-    c: Extract<OpenApiSourceConfig['credential'], { kind: 'oauth' }>,
+    c: OAuthCredential,
     clientSecret: string,
   ): Promise<{ token: string; expires: number }> {
     const form = new URLSearchParams({ grant_type: 'client_credentials' });
@@ -193,8 +208,10 @@ export class OpenApiConnector {
     }
     const text = (await readBodyCapped(res, 64 * 1024)).toString('utf8');
     if (!res.ok) {
-      throw new UpstreamError(
-        `could not get a token from ${c.tokenUrl}: it answered ${res.status}`,
+      // 400 and 401 are how token endpoints refuse a client (RFC 6749 §5.2): the tenant's to fix.
+      const refused = res.status === 400 || res.status === 401;
+      throw new (refused ? CredentialRefused : UpstreamError)(
+        `could not get a token from ${c.tokenUrl}: it answered ${res.status}${refused ? ' (check clientId, clientSecret and scope)' : ''}`,
       );
     }
     let parsed: { access_token?: unknown; expires_in?: unknown };

@@ -124,10 +124,9 @@ export class SourceCatalog implements TenantToolProvider, OnModuleInit, OnApplic
     };
   }
 
-  /** Drops what is held for a source that changed or went away (pooled clients, tokens, gate). */
+  /** Drops what is held for a source that changed or went away (pooled clients, its gate). */
   async forget(sourceId: string): Promise<void> {
     this.gates.delete(sourceId);
-    this.openapi.forget(sourceId);
     await this.mcp.forget(sourceId);
   }
 

@@ -16,7 +16,7 @@ import { ToolCatalog } from '@app/tools';
 import { type LoadedSource, type ReadCatalog, UpstreamError } from './loaded-source';
 import { McpConnector } from './mcp-connector';
 import { OpenApiDocumentError } from './openapi';
-import { OpenApiConnector } from './openapi-connector';
+import { CredentialRefused, OpenApiConnector } from './openapi-connector';
 import { SECRETS_PURPOSE, SourceCatalog } from './source-catalog';
 import {
   type McpSourceConfig,
@@ -316,12 +316,24 @@ export class SourcesService implements OnApplicationBootstrap {
   ): Promise<ReadCatalog> {
     const source: LoadedSource = { id, tenantId, name, version: Date.now(), config, secrets };
     try {
-      for (const url of urlsOf(config)) await this.egress.check(url);
+      for (const [field, url] of urlsOf(config)) {
+        try {
+          await this.egress.check(url);
+        } catch (err) {
+          if (err instanceof EgressRefused)
+            throw new BadRequestException(`${field}: ${err.message}`);
+          throw err;
+        }
+      }
       return config.kind === 'mcp'
         ? await this.mcp.readCatalog(source as LoadedSource<McpSourceConfig>)
         : await this.openapi.readCatalog(source as LoadedSource<OpenApiSourceConfig>);
     } catch (err) {
+      if (err instanceof BadRequestException) throw err;
       if (err instanceof EgressRefused) throw new BadRequestException(err.message);
+      if (err instanceof CredentialRefused) {
+        throw new BadRequestException(`credential: ${err.message}; nothing was saved`);
+      }
       if (err instanceof OpenApiDocumentError) {
         throw new BadRequestException(`invalid OpenAPI document: ${err.message}`);
       }
@@ -351,12 +363,15 @@ export class SourcesService implements OnApplicationBootstrap {
   }
 }
 
-function urlsOf(config: SourceConfig): string[] {
-  if (config.kind === 'mcp') return [config.url];
+/** Every URL a source makes the platform fetch, with the field that names it. */
+function urlsOf(config: SourceConfig): [string, string][] {
+  if (config.kind === 'mcp') return [['url', config.url]];
   return [
-    config.baseUrl,
-    ...(config.documentUrl ? [config.documentUrl] : []),
-    ...(config.credential?.kind === 'oauth' ? [config.credential.tokenUrl] : []),
+    ['baseUrl', config.baseUrl],
+    ...(config.documentUrl ? [['documentUrl', config.documentUrl] as [string, string]] : []),
+    ...(config.credential?.kind === 'oauth'
+      ? [['credential.tokenUrl', config.credential.tokenUrl] as [string, string]]
+      : []),
   ];
 }
 
