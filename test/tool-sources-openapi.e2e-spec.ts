@@ -449,6 +449,7 @@ describe('tool sources: OpenAPI services', () => {
     it('a wrong client secret is refused when the source is saved, naming the token endpoint’s 401', async () => {
       const bad = (await admin().createTenant('oas')).slug;
       const value = secret();
+      const routesBefore = apiCalls(api).length;
       const res = await admin().request('POST', `/admin/tenants/${bad}/sources`, {
         name: 'badauth',
         kind: 'openapi',
@@ -466,6 +467,7 @@ describe('tool sources: OpenAPI services', () => {
         `credential: could not get a token from ${api.url}/oauth/token: it answered 401 (check clientId, clientSecret and scope); nothing was saved`,
       );
       expect(res.text).not.toContain(value);
+      expect(apiCalls(api)).toHaveLength(routesBefore);
       const list = await admin().request('GET', `/admin/tenants/${bad}/sources`);
       expect((list.json as { items: unknown[] }).items).toEqual([]);
     });
