@@ -210,6 +210,17 @@ describe('egress: the strict policy (EGRESS_ALLOW empty)', () => {
     const auth = await admin().request('GET', `/admin/tenants/${slug}/auth`);
     expect((auth.json as { jwt: unknown }).jwt).toBeNull();
   });
+
+  it('accepts a jwksUri whose host does not resolve yet: it is checked again when fetched', async () => {
+    const { slug: other } = await admin().createTenant('egress');
+    const jwt = {
+      issuer: 'https://idp.example.invalid/',
+      jwksUri: 'https://idp.example.invalid/jwks',
+    };
+    const res = await admin().request('PUT', `/admin/tenants/${other}/auth`, { jwt });
+
+    expect([res.status, res.json]).toEqual([200, { jwt }]);
+  });
 });
 
 describe('egress: EGRESS_ALLOW=127.0.0.1/32', () => {

@@ -121,7 +121,7 @@ export async function launchPlatform(
     RATE_LIMIT_TENANT_PER_MINUTE: '0',
     // The identity providers and tool sources of the suites run on loopback; the egress suites
     // set their own.
-    EGRESS_ALLOW: '127.0.0.0/8',
+    EGRESS_ALLOW: '127.0.0.0/8,::1/128',
     ...env,
   });
   const app = await createPlatformApp(config, {

@@ -172,7 +172,7 @@ export async function spawnPlatform(
     ADMIN_AUTH_FAILURES_PER_MINUTE: '0',
     RATE_LIMIT_KEY_PER_MINUTE: '0',
     RATE_LIMIT_TENANT_PER_MINUTE: '0',
-    EGRESS_ALLOW: '127.0.0.0/8',
+    EGRESS_ALLOW: '127.0.0.0/8,::1/128',
     ...env,
   };
   const child = spawn(process.execPath, [main], {

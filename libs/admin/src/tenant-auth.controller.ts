@@ -46,9 +46,11 @@ export class TenantAuthController {
       try {
         await this.egress.check(body.jwt.jwksUri);
       } catch (err) {
-        if (err instanceof EgressRefused)
+        if (!(err instanceof EgressRefused)) throw err;
+        // A name that does not resolve here yet (split DNS, an IdP not up) is checked at fetch time.
+        if (err.reason !== 'unresolvable') {
           throw new BadRequestException(`jwt.jwksUri: ${err.message}`);
-        throw err;
+        }
       }
     }
     const previous = current.settings.auth?.jwt?.jwksUri;
