@@ -246,7 +246,7 @@ describe('tool sources: upstream MCP servers', () => {
     );
   });
 
-  it('a disabled source’s tools leave the catalog; deleting the source removes them', async () => {
+  it('a disabled source’s tools leave the catalog; deleting the source removes them and their switches', async () => {
     const upstream = await up('stateless-2025');
     const { slug } = await admin().createTenant('src');
     const source = await addSource(slug, { name: 'gone', kind: 'mcp', url: upstream.url });
@@ -262,9 +262,14 @@ describe('tool sources: upstream MCP servers', () => {
       enabled: true,
     });
     expect(sourced(await names(client), 'gone')).toHaveLength(5);
+    await admin().setTool(slug, 'gone_echo', false);
+    expect(sourced(await names(client), 'gone')).not.toContain('gone_echo');
     const del = await admin().request('DELETE', `/admin/tenants/${slug}/sources/${source.id}`);
     expect(del.status).toBe(204);
     expect(sourced(await names(client), 'gone')).toEqual([]);
+    // A new source under the same prefix starts with every tool on: the old switches went with it.
+    await addSource(slug, { name: 'gone', kind: 'mcp', url: upstream.url });
+    expect(sourced(await names(client), 'gone')).toContain('gone_echo');
     expect(
       (await admin().request('GET', `/admin/tenants/${slug}/sources/${source.id}`)).status,
     ).toBe(404);

@@ -11,13 +11,20 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { isUniqueViolation, type Page, UUID_PATTERN } from '@app/database';
 import { EgressPolicy, EgressRefused } from '@app/egress';
-import { ChangeFeed, type PageRequest, paginate, PlatformSecrets } from '@app/tenancy';
+import {
+  ChangeFeed,
+  type PageRequest,
+  paginate,
+  PlatformSecrets,
+  ToolGrantsService,
+} from '@app/tenancy';
 import { ToolCatalog } from '@app/tools';
 import { type LoadedSource, type ReadCatalog, UpstreamError } from './loaded-source';
 import { McpConnector } from './mcp-connector';
 import { OpenApiDocumentError } from './openapi';
 import { CredentialRefused, OpenApiConnector } from './openapi-connector';
 import { SECRETS_PURPOSE, SourceCatalog } from './source-catalog';
+import { sourceToolName } from './source-names';
 import {
   type McpSourceConfig,
   type McpTransportChoice,
@@ -95,6 +102,7 @@ export class SourcesService implements OnApplicationBootstrap {
     private readonly openapi: OpenApiConnector,
     private readonly secrets: PlatformSecrets,
     private readonly changes: ChangeFeed,
+    private readonly grants: ToolGrantsService,
   ) {
     this.mcp.onListChanged = (source) => {
       this.refresh(source.tenantId, source.id).catch((err: unknown) =>
@@ -254,6 +262,11 @@ export class SourcesService implements OnApplicationBootstrap {
     const row = await this.get(tenantId, id);
     await this.sources.delete({ tenantId, id });
     await this.live.forget(id);
+    const names = row.catalog.map((t) => sourceToolName(row.prefix, t.name));
+    await this.grants.forget(
+      tenantId,
+      names.filter((n): n is string => n !== undefined),
+    );
     this.changed(tenantId);
     return row;
   }

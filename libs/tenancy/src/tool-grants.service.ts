@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { Repository } from 'typeorm';
+import { In, Repository } from 'typeorm';
 import { PlatformConfig } from '@app/config';
 import { ChangeFeed } from './change-feed';
 import { ToolGrant } from './entities';
@@ -28,6 +28,13 @@ export class ToolGrantsService {
       const rows = await this.grants.findBy({ tenantId });
       return new Map(rows.map((r) => [r.toolName, r.enabled]));
     });
+  }
+
+  /** Forgets the switches of tools that are gone (a removed tool source's), so a later tool of the same name starts enabled. */
+  async forget(tenantId: string, toolNames: readonly string[]): Promise<void> {
+    if (!toolNames.length) return;
+    const { affected } = await this.grants.delete({ tenantId, toolName: In([...toolNames]) });
+    if (affected) this.changes.publish({ kind: 'grants', tenantId });
   }
 
   async set(tenantId: string, toolName: string, enabled: boolean): Promise<void> {
