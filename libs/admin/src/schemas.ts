@@ -25,7 +25,7 @@ const future = z.iso
   .transform((s) => new Date(s))
   .refine((d) => d.getTime() > Date.now(), { message: 'must be in the future' });
 
-const scopes = z
+export const scopes = z
   .array(
     z.string().regex(SCOPE_PATTERN, {
       message: 'each scope must look like resource:action (lowercase), e.g. notes:read',

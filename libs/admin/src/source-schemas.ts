@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { PREFIX_RULE } from '@app/sources';
-import { SCOPE_PATTERN } from './schemas';
+import { scopes } from './schemas';
 
 const sourceName = (what: string) =>
   z.string().regex(PREFIX_RULE, {
@@ -89,15 +89,6 @@ const headers = z
     }
   })
   .describe('headers sent with every request to the upstream (write-only: values are secrets)');
-
-const scopes = z
-  .array(
-    z.string().regex(SCOPE_PATTERN, {
-      message: 'each scope must look like resource:action (lowercase), e.g. github:read',
-    }),
-  )
-  .max(20)
-  .transform((s) => [...new Set(s)]);
 
 const toolScopes = z
   .record(z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, { message: 'must be a tool name' }), scopes)

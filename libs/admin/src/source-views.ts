@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import type { Page } from '@app/database';
 import {
   type McpSourceConfig,
   type OpenApiSourceConfig,
@@ -9,7 +8,7 @@ import {
   type ToolSourceRecord,
   unnamedReason,
 } from '@app/sources';
-import { schemaRef } from './openapi-schemas';
+import { defineView, pageOf } from './views';
 
 const timestamp = z.string().meta({ format: 'date-time' });
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
@@ -161,20 +160,6 @@ function render({ source: s, grants, health }: SourceViewInput): z.output<typeof
 }
 
 /** A tool source as its admins see it: settings, tools, health; never a secret. */
-export const SourceView = {
-  schema: SourceSchema,
-  ref: schemaRef('ToolSource', SourceSchema),
-  render,
-};
+export const SourceView = defineView('ToolSource', SourceSchema, render);
 
-const SourcePageSchema = z.object({
-  items: z.array(SourceSchema),
-  nextCursor: z.string().nullable(),
-});
-export const SourcePage = {
-  ref: schemaRef('ToolSourcePage', SourcePageSchema),
-  render: (p: Page<SourceViewInput>) => ({
-    items: p.items.map(render),
-    nextCursor: p.nextCursor,
-  }),
-};
+export const SourcePage = pageOf('ToolSourcePage', SourceView);

@@ -29,7 +29,7 @@ export interface View<S extends z.ZodType, T> {
   render(from: T): z.output<S>;
 }
 
-function defineView<S extends z.ZodType, T>(
+export function defineView<S extends z.ZodType, T>(
   name: string,
   schema: S,
   render: (from: T) => z.output<S>,

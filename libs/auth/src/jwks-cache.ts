@@ -1,6 +1,6 @@
 import { createPublicKey, KeyObject } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
-import { EgressPolicy } from '@app/egress';
+import { EgressPolicy, readBodyCapped } from '@app/egress';
 import { ChangeFeed, type ReplicaTopic, type TenantJwtSettings } from '@app/tenancy';
 
 /** Asymmetric algorithms only: `none` and every HMAC algorithm are refused before any key lookup. */
@@ -163,7 +163,8 @@ export class JwksCache {
       redirect: 'manual',
     });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    const doc = JSON.parse(await readLimited(res, MAX_JWKS_BYTES)) as { keys?: unknown } | null;
+    const body = await readBodyCapped(res, MAX_JWKS_BYTES);
+    const doc = JSON.parse(body.toString('utf8')) as { keys?: unknown } | null;
     if (!doc || !Array.isArray(doc.keys)) throw new Error('not a JWKS document (no "keys" array)');
     const keys = new Map<string, KeyObject>();
     (doc.keys as unknown[]).forEach((entry, i) => {
@@ -198,23 +199,4 @@ function strongEnough(key: KeyObject): boolean {
     return ['prime256v1', 'secp384r1', 'secp521r1'].includes(d?.namedCurve ?? '');
   }
   return false;
-}
-
-/** The body as text, refusing (and no longer reading) anything past `limit` bytes. */
-async function readLimited(res: Response, limit: number): Promise<string> {
-  const reader = res.body?.getReader() as ReadableStreamDefaultReader<Uint8Array> | undefined;
-  if (!reader) return '';
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel();
-      throw new Error(`JWKS document larger than ${limit / 1024} KiB`);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }

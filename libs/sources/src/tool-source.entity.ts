@@ -5,7 +5,7 @@ import {
   PrimaryGeneratedColumn,
   UpdateDateColumn,
 } from 'typeorm';
-import type { JsonObjectSchema, ToolAnnotations } from '@app/tools';
+import type { ToolListEntry } from '@app/tools';
 import type { OpenApiOperationTool } from './openapi';
 
 export type SourceKind = 'mcp' | 'openapi';
@@ -46,16 +46,11 @@ export interface SourceSecrets {
   credential?: string;
 }
 
-/** A tool as last read from the source, before the prefix and scopes are applied. */
-export interface CatalogTool {
-  /** The upstream's own name (an MCP tool's name, an OpenAPI operation's tool name). */
-  name: string;
-  title?: string;
-  description: string;
-  inputSchema: JsonObjectSchema;
-  outputSchema?: JsonObjectSchema;
-  annotations?: ToolAnnotations;
-  /** For OpenAPI sources: how to build the HTTP request. */
+/**
+ * A tool as last read from the source (its `tools/list` entry under the upstream's own name),
+ * before the prefix and scopes are applied; for OpenAPI sources, how to build the HTTP request.
+ */
+export interface CatalogTool extends ToolListEntry {
   operation?: OpenApiOperationTool;
 }
 
