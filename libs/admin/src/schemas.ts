@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { AUDIT_OUTCOMES } from '@app/audit';
-import { JWT_ALGORITHMS } from '@app/auth';
+import { EXTERNAL_RESERVED_HEADERS, JWT_ALGORITHMS } from '@app/auth';
 import { PROTOCOL_POSTURES, SLUG_PATTERN, TENANT_STATUSES } from '@app/tenancy';
 
 export const SCOPE_PATTERN = /^[a-z][a-z0-9_-]{0,31}:[a-z][a-z0-9_-]{0,31}$/;
@@ -199,26 +199,84 @@ const secureUrl = (what: string) =>
       },
     );
 
-export const TenantAuthBody = z.strictObject({
-  jwt: z
-    .strictObject({
-      issuer: secureUrl('issuer'),
-      jwksUri: secureUrl('jwksUri'),
-      audience: z.string().min(1).max(500).optional(),
-      scopesClaim: z
-        .string()
-        .regex(/^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/, {
-          message:
-            'must be a claim name or dotted path, e.g. scp, permissions or realm_access.roles',
-        })
-        .optional()
-        .describe(
-          'Claim holding the scopes (space-separated string or array); a dotted path reads nested claims. Default: scope, then scp',
-        ),
-      algorithms: z.array(z.enum(JWT_ALGORITHMS)).min(1).optional(),
-    })
-    .nullable(),
-});
+const scopesClaim = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/, {
+    message: 'must be a claim name or dotted path, e.g. scp, permissions or realm_access.roles',
+  })
+  .optional()
+  .describe(
+    'Claim holding the scopes (space-separated string or array); a dotted path reads nested claims. Default: scope, then scp',
+  );
+
+const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/;
+
+/** Each part: absent leaves it as it is, null removes it, an object sets it. */
+export const TenantAuthBody = z
+  .strictObject({
+    jwt: z
+      .strictObject({
+        issuer: secureUrl('issuer'),
+        jwksUri: secureUrl('jwksUri')
+          .optional()
+          .describe(
+            "Absent: read from the issuer's OpenID Connect discovery document or RFC 8414 metadata",
+          ),
+        audience: z.string().min(1).max(500).optional(),
+        scopesClaim,
+        algorithms: z.array(z.enum(JWT_ALGORITHMS)).min(1).optional(),
+      })
+      .nullable()
+      .optional(),
+    introspection: z
+      .strictObject({
+        endpoint: secureUrl('endpoint'),
+        clientId: z.string().min(1).max(500),
+        clientSecret: z
+          .string()
+          .min(1)
+          .max(2000)
+          .optional()
+          .describe('Write-only. Required the first time; absent keeps the stored one'),
+        audience: z.string().min(1).max(500).optional(),
+        scopesClaim,
+      })
+      .nullable()
+      .optional(),
+    external: z
+      .strictObject({
+        url: secureUrl('url'),
+        headers: z
+          .array(
+            z
+              .string()
+              .regex(HEADER_NAME, { message: 'must be an HTTP header name' })
+              .transform((h) => h.toLowerCase())
+              .refine((h) => !EXTERNAL_RESERVED_HEADERS.includes(h), {
+                message: `must not be one of ${EXTERNAL_RESERVED_HEADERS.join(', ')} (the platform reads those itself)`,
+              }),
+          )
+          .min(1)
+          .max(8)
+          .refine((hs) => new Set(hs).size === hs.length, { message: 'must not repeat a header' })
+          .describe('Header names whose values are posted to url, e.g. ["X-User", "X-Pass"]'),
+        timeoutMs: z.number().int().min(100).max(10_000).optional().describe('Default 3000'),
+        cacheSeconds: z
+          .number()
+          .int()
+          .min(0)
+          .max(3600)
+          .optional()
+          .describe(
+            'How long an answer is reused (never beyond its expiresIn); default 60, 0: never',
+          ),
+      })
+      .nullable()
+      .optional(),
+  })
+  .refine((b) => Object.keys(b).length > 0, {
+    message: 'give at least one of jwt, introspection and external (null removes one)',
+  });
 
 const instant = z.iso
   .datetime({ offset: true, message: 'must be an ISO 8601 date-time, e.g. 2027-01-31T00:00:00Z' })

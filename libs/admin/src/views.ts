@@ -222,14 +222,49 @@ export const TenantAuthView = defineView(
     jwt: z
       .object({
         issuer: z.string(),
-        jwksUri: z.string(),
+        jwksUri: z.string().optional(),
         audience: z.string().optional(),
         scopesClaim: z.string().optional(),
         algorithms: z.array(z.string()).optional(),
       })
       .nullable(),
+    introspection: z
+      .object({
+        endpoint: z.string(),
+        clientId: z.string(),
+        clientSecretSet: z.boolean().describe('The secret itself is write-only'),
+        audience: z.string().optional(),
+        scopesClaim: z.string().optional(),
+      })
+      .optional()
+      .describe('Absent when not set'),
+    external: z
+      .object({
+        url: z.string(),
+        headers: z.array(z.string()),
+        timeoutMs: z.number().optional(),
+        cacheSeconds: z.number().optional(),
+      })
+      .optional()
+      .describe('Absent when not set'),
   }),
-  (t: Tenant) => ({ jwt: t.settings.auth?.jwt ?? null }),
+  (t: Tenant) => {
+    const auth = t.settings.auth;
+    const introspection = auth?.introspection;
+    return {
+      jwt: auth?.jwt ?? null,
+      ...(introspection && {
+        introspection: {
+          endpoint: introspection.endpoint,
+          clientId: introspection.clientId,
+          clientSecretSet: !!introspection.clientSecretSealed,
+          ...(introspection.audience ? { audience: introspection.audience } : {}),
+          ...(introspection.scopesClaim ? { scopesClaim: introspection.scopesClaim } : {}),
+        },
+      }),
+      ...(auth?.external && { external: auth.external }),
+    };
+  },
 );
 
 export const AuditEventView = defineView(

@@ -6,13 +6,32 @@ import { ObservabilityModule } from '@app/observability';
 import { RateLimitModule } from '@app/ratelimit';
 import { TenancyModule } from '@app/tenancy';
 import { AdminTokenService } from './admin-token.service';
-import { AuthEvents } from './auth-events';
 import { ApiKeyVerifier } from './api-key.verifier';
-import { PlatformAuthGuard } from './platform-auth.guard';
-import { AdminTokenStrategy } from './strategies/admin-token.strategy';
-import { ApiKeyStrategy } from './strategies/api-key.strategy';
-import { JwtStrategy } from './strategies/jwt.strategy';
+import { AuthEvents } from './auth-events';
+import { AdminTokenAuthenticator } from './authenticators/admin-token.authenticator';
+import { ApiKeyAuthenticator } from './authenticators/api-key.authenticator';
+import { AUTHENTICATORS, type Authenticator } from './authenticators/authenticator';
+import { ExternalAuthenticator } from './authenticators/external.authenticator';
+import { IntrospectionAuthenticator } from './authenticators/introspection.authenticator';
+import { JwtAuthenticator } from './authenticators/jwt.authenticator';
+import { IssuerMetadata } from './issuer-metadata';
 import { JwksCache } from './jwks-cache';
+import { PlatformAuthGuard } from './platform-auth.guard';
+import { RateLimitGuard } from './rate-limit.guard';
+import { TenantAuthSecrets } from './tenant-auth-secrets';
+import { TenantResolver } from './tenant-resolver';
+
+/**
+ * The order in which the guard asks: the first authenticator that recognises a credential decides.
+ * A new credential kind is one class implementing Authenticator, added here.
+ */
+const ORDER = [
+  ApiKeyAuthenticator,
+  AdminTokenAuthenticator,
+  JwtAuthenticator,
+  IntrospectionAuthenticator,
+  ExternalAuthenticator,
+] as const;
 
 @Module({
   imports: [TenancyModule, RateLimitModule, AuditModule, ObservabilityModule, EgressModule],
@@ -20,12 +39,26 @@ import { JwksCache } from './jwks-cache';
     AuthEvents,
     AdminTokenService,
     ApiKeyVerifier,
-    ApiKeyStrategy,
-    AdminTokenStrategy,
-    JwtStrategy,
     JwksCache,
+    IssuerMetadata,
+    TenantResolver,
+    TenantAuthSecrets,
+    ...ORDER,
+    {
+      provide: AUTHENTICATORS,
+      inject: [...ORDER],
+      useFactory: (...authenticators: Authenticator[]) => authenticators,
+    },
+    // Global guards run in the order they are provided: authentication, then rate limits.
     { provide: APP_GUARD, useClass: PlatformAuthGuard },
+    { provide: APP_GUARD, useClass: RateLimitGuard },
   ],
-  exports: [AdminTokenService, ApiKeyVerifier, JwksCache],
+  exports: [
+    AdminTokenService,
+    ApiKeyVerifier,
+    JwksCache,
+    IssuerMetadata,
+    IntrospectionAuthenticator,
+  ],
 })
 export class AuthModule {}

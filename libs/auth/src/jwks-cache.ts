@@ -1,7 +1,9 @@
 import { createPublicKey, KeyObject } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
+import { LRUCache } from 'lru-cache';
 import { EgressPolicy, readBodyCapped } from '@app/egress';
-import { ChangeFeed, type ReplicaTopic, type TenantJwtSettings } from '@app/tenancy';
+import { ChangeFeed, type ReplicaTopic } from '@app/tenancy';
+import { type Jose, loadJose } from './esm';
 
 /** Asymmetric algorithms only: `none` and every HMAC algorithm are refused before any key lookup. */
 export const JWT_ALGORITHMS = [
@@ -25,45 +27,33 @@ const NEGATIVE_TTL_MS = 5_000;
 const MAX_NEGATIVE_TTL_MS = 30_000;
 const MAX_JWKS_BYTES = 256 * 1024;
 
-interface KeySet {
-  keys: Map<string, KeyObject>;
-  fetchedAt: number;
-}
+/** The key set could not be fetched (and none is cached). */
+export class JwksUnavailable extends Error {}
+
+export type KeyLookup = ReturnType<typeof Jose.createRemoteJWKSet>;
 
 interface Entry {
-  set?: KeySet;
-  lastAttempt: number;
-  inflight?: Promise<KeySet>;
-  /** Failed fetches in a row, and until when no fetch is tried (negative caching). */
+  lookup: KeyLookup;
+  /** The last key set fetched, as served to jose again while the provider is away. */
+  lastGood?: string;
   failures: number;
   failedUntil: number;
-}
-
-export class JwtRejected extends Error {}
-
-function decodeHeader(token: string): { kid?: string; alg?: string } {
-  try {
-    const part = token.split('.')[0] ?? '';
-    const header = JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as unknown;
-    return typeof header === 'object' && header ? header : {};
-  } catch {
-    return {};
-  }
+  lastError?: string;
 }
 
 /**
- * Signing keys of tenants' identity providers. Keys are fetched with a timeout, kept after they go
- * stale so an unreachable provider does not lock users out, refreshed after ten minutes, and
- * refetched for an unknown `kid` at most once per 30 seconds per provider. A failed fetch is
- * remembered per JWKS URI (5 s, doubling per further failure up to 30 s): meanwhile a provider
- * with no cached keys refuses tokens at once with the same reason, without a fetch, so anonymous
- * traffic naming a broken or slow provider cannot turn into one outbound request per request.
- * Requests arriving while a fetch runs wait for that one fetch.
+ * Signing keys of tenants' identity providers: one jose `createRemoteJWKSet` per JWKS URI (which
+ * joins concurrent fetches, refreshes after ten minutes and refetches for an unknown `kid` at most
+ * once per 30 seconds), fetched through the egress policy with a timeout and a size cap. The fetch
+ * behind it keeps what jose alone would not: the last good key set is served again while the
+ * provider is unreachable, so an outage does not lock users out; and a provider with nothing cached
+ * that fails is not asked again for 5 s (doubling per failure up to 30 s), so anonymous traffic
+ * naming a broken or slow provider cannot turn into one outbound request per request.
  */
 @Injectable()
 export class JwksCache {
   private readonly logger = new Logger(JwksCache.name);
-  private readonly entries = new Map<string, Entry>();
+  private readonly entries = new LRUCache<string, Entry>({ max: 10_000 });
   private readonly forgotten?: ReplicaTopic<{ jwksUri: string }>;
 
   /** Without a change feed (unit specs), forget() acts on this process only. */
@@ -75,40 +65,22 @@ export class JwksCache {
     this.forgotten?.subscribe(({ jwksUri }) => this.entries.delete(jwksUri));
   }
 
-  /** The public key that should have signed this token, or a reason it cannot be verified. */
-  async keyFor(settings: TenantJwtSettings, token: string): Promise<KeyObject> {
-    const { kid, alg } = decodeHeader(token);
-    const allowed = settings.algorithms?.length ? settings.algorithms : JWT_ALGORITHMS;
-    if (!alg || !(allowed as readonly string[]).includes(alg)) {
-      throw new JwtRejected(
-        `algorithm ${alg ?? '(none)'} is not accepted; use one of ${allowed.join(', ')}`,
-      );
-    }
-    const entry = this.entries.get(settings.jwksUri) ?? {
-      lastAttempt: 0,
-      failures: 0,
-      failedUntil: 0,
-    };
-    this.entries.set(settings.jwksUri, entry);
-
-    let set = entry.set;
-    if (!set || Date.now() - set.fetchedAt > FRESH_FOR_MS) {
-      set = (await this.refresh(settings.jwksUri, entry, !set)) ?? set;
-    }
-    let key = set && pick(set, kid);
-    if (!key && set && Date.now() - entry.lastAttempt > MIN_REFETCH_INTERVAL_MS) {
-      set = (await this.refresh(settings.jwksUri, entry, true)) ?? set;
-      key = set && pick(set, kid);
-    }
-    if (!set)
-      throw new JwtRejected(
-        'the identity provider’s signing keys could not be fetched; try again shortly',
-      );
-    if (!key)
-      throw new JwtRejected(
-        `no signing key ${kid ? `with kid "${kid}"` : 'matches the token'} at the identity provider`,
-      );
-    return key;
+  /** jose's key lookup for this JWKS URI, for `jwtVerify`. */
+  async lookup(jwksUri: string): Promise<KeyLookup> {
+    const jose = await loadJose();
+    // Looked up after the await, so that concurrent first requests share one key set.
+    const hit = this.entries.get(jwksUri);
+    if (hit) return hit.lookup;
+    const entry: Entry = { failures: 0, failedUntil: 0 } as Entry;
+    entry.lookup = jose.createRemoteJWKSet(new URL(jwksUri), {
+      cacheMaxAge: FRESH_FOR_MS,
+      cooldownDuration: MIN_REFETCH_INTERVAL_MS,
+      timeoutDuration: FETCH_TIMEOUT_MS + 1_000,
+      [jose.customFetch]: (url: string, init: { signal?: AbortSignal }) =>
+        this.fetchKeys(url, entry, init.signal),
+    });
+    this.entries.set(jwksUri, entry);
+    return entry.lookup;
   }
 
   /** Drops a key set no tenant uses any more, in every replica. */
@@ -117,76 +89,63 @@ export class JwksCache {
     else this.entries.delete(jwksUri);
   }
 
-  /**
-   * Fetches now, or joins the fetch that runs; returns undefined (the caller keeps stale keys)
-   * when it fails or when a recent failure still stands; never throws.
-   */
-  private async refresh(uri: string, entry: Entry, mustHave: boolean): Promise<KeySet | undefined> {
-    if (!mustHave && Date.now() - entry.lastAttempt < MIN_REFETCH_INTERVAL_MS) return undefined;
-    if (!entry.inflight) {
-      if (Date.now() < entry.failedUntil) return undefined;
-      entry.inflight = this.fetchKeys(uri)
-        .then(
-          (set) => {
-            entry.failures = 0;
-            entry.failedUntil = 0;
-            return set;
-          },
-          (err: unknown) => {
-            // Logged once per failed fetch, which the negative cache keeps to a few per minute.
-            entry.failures += 1;
-            const wait = Math.min(MAX_NEGATIVE_TTL_MS, NEGATIVE_TTL_MS * 2 ** (entry.failures - 1));
-            entry.failedUntil = Date.now() + wait;
-            this.logger.warn(
-              `JWKS ${uri} unavailable: ${(err as Error).message}; ` +
-                (entry.set ? 'using cached keys' : `refusing its tokens for ${wait / 1000} s`),
-            );
-            throw err;
-          },
-        )
-        .finally(() => (entry.inflight = undefined));
-      entry.lastAttempt = Date.now();
+  private async fetchKeys(uri: string, entry: Entry, signal?: AbortSignal): Promise<Response> {
+    if (Date.now() < entry.failedUntil) {
+      if (entry.lastGood) return jsonResponse(entry.lastGood);
+      throw new JwksUnavailable(entry.lastError ?? 'JWKS unavailable');
     }
     try {
-      entry.set = await entry.inflight;
-      return entry.set;
-    } catch {
-      return undefined;
+      // A tenant admin chose this URL: it is fetched under the egress policy, and never redirected.
+      const res = await this.egress.fetch(uri, {
+        timeoutMs: FETCH_TIMEOUT_MS,
+        headers: { accept: 'application/json' },
+        redirect: 'manual',
+        signal,
+      });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      const body = await readBodyCapped(res, MAX_JWKS_BYTES);
+      entry.lastGood = JSON.stringify({ keys: usableKeys(JSON.parse(body.toString('utf8'))) });
+      entry.failures = 0;
+      entry.failedUntil = 0;
+    } catch (err) {
+      // Logged once per failed fetch, which the negative cache keeps to a few per minute.
+      entry.failures += 1;
+      const wait = Math.min(MAX_NEGATIVE_TTL_MS, NEGATIVE_TTL_MS * 2 ** (entry.failures - 1));
+      entry.failedUntil = Date.now() + wait;
+      entry.lastError = (err as Error).message;
+      this.logger.warn(
+        `JWKS ${uri} unavailable: ${entry.lastError}; ` +
+          (entry.lastGood ? 'using cached keys' : `refusing its tokens for ${wait / 1000} s`),
+      );
+      if (!entry.lastGood) throw new JwksUnavailable(entry.lastError);
     }
-  }
-
-  private async fetchKeys(uri: string): Promise<KeySet> {
-    // A tenant admin chose this URL: it is fetched under the egress policy, and never redirected.
-    const res = await this.egress.fetch(uri, {
-      timeoutMs: FETCH_TIMEOUT_MS,
-      headers: { accept: 'application/json' },
-      redirect: 'manual',
-    });
-    if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    const body = await readBodyCapped(res, MAX_JWKS_BYTES);
-    const doc = JSON.parse(body.toString('utf8')) as { keys?: unknown } | null;
-    if (!doc || !Array.isArray(doc.keys)) throw new Error('not a JWKS document (no "keys" array)');
-    const keys = new Map<string, KeyObject>();
-    (doc.keys as unknown[]).forEach((entry, i) => {
-      if (!entry || typeof entry !== 'object' || Array.isArray(entry)) return;
-      const jwk = entry as Record<string, unknown>;
-      if (jwk.use !== undefined && jwk.use !== 'sig') return;
-      if (jwk.d !== undefined) return; // a private key published by mistake is not used
-      if (jwk.kty !== 'RSA' && jwk.kty !== 'EC') return;
-      try {
-        const key = createPublicKey({ key: jwk as never, format: 'jwk' });
-        if (strongEnough(key)) keys.set(typeof jwk.kid === 'string' ? jwk.kid : `#${i}`, key);
-      } catch {
-        // A malformed key in the set does not invalidate the others.
-      }
-    });
-    return { keys, fetchedAt: Date.now() };
+    return jsonResponse(entry.lastGood);
   }
 }
 
-function pick(set: KeySet, kid: string | undefined): KeyObject | undefined {
-  if (kid !== undefined) return set.keys.get(kid);
-  return set.keys.size === 1 ? set.keys.values().next().value : undefined;
+const jsonResponse = (body: string) =>
+  new Response(body, { status: 200, headers: { 'content-type': 'application/json' } });
+
+/**
+ * The keys of a JWKS document that may verify a signature: RSA of at least 2048 bits and EC on the
+ * NIST curves, for signing, public only (a private key published by mistake is not used); a
+ * malformed key does not invalidate the others.
+ */
+export function usableKeys(doc: unknown): Record<string, unknown>[] {
+  const keys = (doc as { keys?: unknown } | null)?.keys;
+  if (!Array.isArray(keys)) throw new Error('not a JWKS document (no "keys" array)');
+  return keys.filter((entry): entry is Record<string, unknown> => {
+    if (!entry || typeof entry !== 'object' || Array.isArray(entry)) return false;
+    const jwk = entry as Record<string, unknown>;
+    if (jwk.use !== undefined && jwk.use !== 'sig') return false;
+    if (jwk.d !== undefined) return false;
+    if (jwk.kty !== 'RSA' && jwk.kty !== 'EC') return false;
+    try {
+      return strongEnough(createPublicKey({ key: jwk as never, format: 'jwk' }));
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** RSA keys of at least 2048 bits, EC keys on the NIST curves JWS uses; anything else is ignored. */

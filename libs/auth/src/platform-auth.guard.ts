@@ -4,60 +4,50 @@ import {
   ExecutionContext,
   ForbiddenException,
   HttpException,
+  Inject,
   Injectable,
   NotFoundException,
   UnauthorizedException,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Response } from 'express';
-import { Passport, type Strategy } from 'passport';
 import { PlatformConfig } from '@app/config';
-import { ConcurrencyLimiter, RateLimited, RateLimiter } from '@app/ratelimit';
-import { Tenant, TenantsService } from '@app/tenancy';
+import { RateLimiter } from '@app/ratelimit';
+import type { Tenant } from '@app/tenancy';
 import { AuthEvents } from './auth-events';
+import {
+  AUTHENTICATORS,
+  type AuthAttempt,
+  type Authenticator,
+} from './authenticators/authenticator';
 import { bearerChallenge, resourceMetadataUrl } from './challenge';
-import { CredentialKind, extractCredential, hasQueryCredential } from './credentials';
+import { bearerToken, hasQueryCredential } from './credentials';
 import { Access, ACCESS_KEY, AuthenticatedRequest, PUBLIC_KEY } from './decorators';
 import { isPlatformAdmin, Principal, TENANT_ADMIN_SCOPE } from './principal';
-import { CredentialRefused, refusalReason } from './refusal';
-import { ADMIN_TOKEN_STRATEGY, AdminTokenStrategy } from './strategies/admin-token.strategy';
-import { API_KEY_STRATEGY, ApiKeyStrategy } from './strategies/api-key.strategy';
-import { JWT_STRATEGY, JwtStrategy } from './strategies/jwt.strategy';
+import { AuthUnavailable, CredentialRefused, refusalReason } from './refusal';
+import { routeSlug, TenantResolver } from './tenant-resolver';
+
+const TRIED = Symbol('authenticator');
+type Tried = AuthenticatedRequest & { [TRIED]?: string };
 
 /**
- * The one global guard. Routes are closed unless marked @Public(); the credential's shape picks the
- * passport strategy; the route's @Authenticated(access) decides what the principal may reach; tenant
- * credentials then draw from their rate limits and concurrency caps. It needs only the request's
- * headers: bodies are read after it has let the request in.
+ * The one global guard. Routes are closed unless marked @Public(); the first authenticator that
+ * recognises the request's credential turns it into a principal; the route's @Authenticated(access)
+ * decides what the principal may reach. Rate limits are the next guard's. It needs only the
+ * request's headers: bodies are read after it has let the request in.
  */
 @Injectable()
 export class PlatformAuthGuard implements CanActivate {
-  /**
-   * This application's own Passport instance: the global one is shared by every Nest app in the
-   * process, so a second app (tests, benchmarks) would otherwise replace this one's strategies.
-   */
-  private readonly passport = new Passport();
-  private readonly strategyNames: Record<CredentialKind, string> = {
-    'api-key': API_KEY_STRATEGY,
-    'admin-token': ADMIN_TOKEN_STRATEGY,
-    jwt: JWT_STRATEGY,
-  };
   private readonly metricsToken?: Buffer;
 
   constructor(
     private readonly reflector: Reflector,
-    private readonly tenants: TenantsService,
+    private readonly resolver: TenantResolver,
     private readonly config: PlatformConfig,
     private readonly limiter: RateLimiter,
-    private readonly concurrency: ConcurrencyLimiter,
     private readonly events: AuthEvents,
-    apiKey: ApiKeyStrategy,
-    adminToken: AdminTokenStrategy,
-    jwt: JwtStrategy,
+    @Inject(AUTHENTICATORS) private readonly authenticators: readonly Authenticator[],
   ) {
-    this.passport.use(API_KEY_STRATEGY, apiKey as unknown as Strategy);
-    this.passport.use(ADMIN_TOKEN_STRATEGY, adminToken as unknown as Strategy);
-    this.passport.use(JWT_STRATEGY, jwt as unknown as Strategy);
     if (config.metricsToken) this.metricsToken = digest(config.metricsToken);
   }
 
@@ -65,26 +55,54 @@ export class PlatformAuthGuard implements CanActivate {
     const targets = [ctx.getHandler(), ctx.getClass()];
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC_KEY, targets)) return true;
     const access = this.reflector.getAllAndOverride<Access>(ACCESS_KEY, targets) ?? 'platform';
-    const req = ctx.switchToHttp().getRequest<AuthenticatedRequest>();
+    const req = ctx.switchToHttp().getRequest<Tried>();
     const res = ctx.switchToHttp().getResponse<Response>();
     if (access === 'metrics') return this.checkMetricsToken(req, res);
-    const slug = typeof req.params.tenant === 'string' ? req.params.tenant : undefined;
+    const slug = routeSlug(req);
 
     try {
       // An MCP client needs to know the tenant exists before a challenge makes sense.
       if (access === 'tenant-member' && slug !== undefined) {
-        req.tenant = (await this.tenants.resolve(slug)) ?? undefined;
+        req.tenant = await this.resolver.tenantOf(req);
         if (!req.tenant) throw new NotFoundException(`tenant "${slug}" not found`);
       }
-      await this.authenticate(ctx, req, slug);
-      await this.authorize(access, req.user!, req, slug);
-      await this.applyLimits(req, res, req.user!, req.tenant);
+      req.user = await this.authenticate(req);
+      await this.authorize(access, req.user, req, slug);
       return true;
     } catch (err) {
       if (err instanceof UnauthorizedException) throw await this.refused(err, access, req, res);
-      if (err instanceof RateLimited) this.events.rateLimited(err.limit);
+      if (err instanceof AuthUnavailable)
+        res.setHeader('Retry-After', String(err.retryAfterSeconds));
       throw err;
     }
+  }
+
+  /** Asks the authenticators in order; the first that recognises the credential decides. */
+  private async authenticate(req: Tried): Promise<Principal> {
+    if (hasQueryCredential(req)) {
+      throw new CredentialRefused(
+        'query_string',
+        'credentials in the URL are refused (URLs end up in logs): send them in the Authorization or X-API-Key header',
+      );
+    }
+    const bearer = bearerToken(req);
+    if (bearer === '') {
+      throw new CredentialRefused('malformed', 'Authorization header must be `Bearer <token>`');
+    }
+    const attempt: AuthAttempt = { req, bearer, tenant: () => this.resolver.tenantOf(req) };
+    for (const authenticator of this.authenticators) {
+      if (await authenticator.accepts(attempt)) {
+        req[TRIED] = authenticator.kind;
+        return authenticator.authenticate(attempt);
+      }
+    }
+    const headers = (await attempt.tenant())?.settings.auth?.external?.headers ?? [];
+    throw new CredentialRefused(
+      'missing',
+      `missing credentials: send \`Authorization: Bearer <token>\` or \`X-API-Key: <key>\`${
+        headers.length ? ` or the headers ${headers.join(', ')}` : ''
+      }`,
+    );
   }
 
   /**
@@ -95,14 +113,17 @@ export class PlatformAuthGuard implements CanActivate {
   private async refused(
     err: UnauthorizedException,
     access: Access,
-    req: AuthenticatedRequest,
+    req: Tried,
     res: Response,
   ): Promise<HttpException> {
-    const slug = typeof req.params.tenant === 'string' ? req.params.tenant : undefined;
+    const slug = routeSlug(req);
     const address = req.ip ?? req.socket.remoteAddress ?? 'unknown';
     const reason = refusalReason(err);
     if (reason !== 'missing') {
-      const admin = extractCredential(req)?.kind === 'admin-token';
+      // Guesses at the admin token have a budget of their own (and so does a malformed header).
+      const admin =
+        req[TRIED] === 'admin-token' ||
+        (req[TRIED] === undefined && bearerToken(req) !== undefined);
       const limited = await this.limiter.recordAuthFailure(address, admin);
       if (limited) {
         res.setHeader('Retry-After', String(limited.retryAfter));
@@ -112,9 +133,7 @@ export class PlatformAuthGuard implements CanActivate {
     }
     res.setHeader('WWW-Authenticate', this.challenge(access, slug));
     // A refusal on a known tenant's route belongs in that tenant's audit log.
-    if (!req.tenant && slug !== undefined) {
-      req.tenant = (await this.tenants.resolve(slug).catch(() => null)) ?? undefined;
-    }
+    req.tenant ??= await this.resolver.tenantOf(req).catch(() => undefined);
     this.events.credentialRefused({
       tenant: req.tenant,
       reason,
@@ -124,75 +143,6 @@ export class PlatformAuthGuard implements CanActivate {
       route: (req.route as { path?: string } | undefined)?.path ?? req.path,
     });
     return err;
-  }
-
-  private async authenticate(
-    ctx: ExecutionContext,
-    req: AuthenticatedRequest,
-    slug: string | undefined,
-  ): Promise<void> {
-    if (hasQueryCredential(req)) {
-      throw new CredentialRefused(
-        'query_string',
-        'credentials in the URL are refused (URLs end up in logs): send them in the Authorization or X-API-Key header',
-      );
-    }
-    const credential = extractCredential(req);
-    if (!credential) {
-      throw new CredentialRefused(
-        'missing',
-        'missing credentials: send `Authorization: Bearer <token>` or `X-API-Key: <key>`',
-      );
-    }
-    if (!credential.value) {
-      throw new CredentialRefused('malformed', 'Authorization header must be `Bearer <token>`');
-    }
-    if (credential.kind === 'jwt') {
-      // A JWT is verified against the identity provider of the tenant the route names.
-      req.tenant ??= (slug !== undefined ? await this.tenants.resolve(slug) : null) ?? undefined;
-      if (!req.tenant?.settings.auth?.jwt) {
-        throw new CredentialRefused(
-          'no_identity_provider',
-          'JWT bearer tokens are accepted only on the routes of a tenant with an identity provider configured',
-        );
-      }
-    }
-    req.user = await this.runStrategy(
-      credential.kind,
-      req,
-      ctx.switchToHttp().getResponse<Response>(),
-    );
-  }
-
-  /** Runs a passport strategy; every way it can refuse becomes a 401 that says why. */
-  private runStrategy(
-    kind: CredentialKind,
-    req: AuthenticatedRequest,
-    res: Response,
-  ): Promise<Principal> {
-    return new Promise((resolve, reject) => {
-      const refuse = (err: unknown, info: unknown) => {
-        if (err instanceof UnauthorizedException) return reject(err);
-        const reason = (err as Error | undefined)?.message ?? (info as Error | undefined)?.message;
-        if (kind === 'jwt') {
-          return reject(
-            new CredentialRefused(
-              'jwt_rejected',
-              `bearer token rejected: ${reason ?? 'not a valid token'}`,
-            ),
-          );
-        }
-        if (err) return reject(err instanceof Error ? err : new Error('authentication failed'));
-        reject(new CredentialRefused('invalid', reason ?? 'credential is not valid'));
-      };
-      const authenticate = this.passport.authenticate(
-        this.strategyNames[kind],
-        { session: false },
-        (err: unknown, user: Principal | false, info: unknown) =>
-          user && !err ? resolve(user) : refuse(err, info),
-      ) as (req: unknown, res: unknown, next: (err?: unknown) => void) => void;
-      authenticate(req, res, (err) => refuse(err, undefined));
-    });
   }
 
   private async authorize(
@@ -209,9 +159,8 @@ export class PlatformAuthGuard implements CanActivate {
     }
     if (isPlatformAdmin(principal)) {
       if (access === 'tenant-admin') {
-        // Read afresh, not from the request-path cache: the platform admin manages tenants.
         if (slug !== undefined) {
-          req.tenant = (await this.tenants.findBySlug(slug)) ?? undefined;
+          req.tenant = await this.resolver.fresh(slug);
           if (!req.tenant) throw new NotFoundException(`tenant "${slug}" not found`);
         }
         return;
@@ -220,7 +169,7 @@ export class PlatformAuthGuard implements CanActivate {
         'the platform admin token is for /admin routes; use a tenant credential here',
       );
     }
-    const tenant = req.tenant ?? (slug !== undefined ? await this.tenants.resolve(slug) : null);
+    const tenant = await this.resolver.tenantOf(req);
     if (!tenant || tenant.id !== principal.tenantId) {
       if (access === 'tenant-member') {
         throw new CredentialRefused('wrong_tenant', 'this credential belongs to another tenant');
@@ -234,35 +183,6 @@ export class PlatformAuthGuard implements CanActivate {
     if (access === 'tenant-admin' && !principal.scopes.includes(TENANT_ADMIN_SCOPE)) {
       throw new ForbiddenException(`this route needs the ${TENANT_ADMIN_SCOPE} scope`);
     }
-  }
-
-  /** Tenant credentials draw from their rate limits and take in-flight slots. */
-  private async applyLimits(
-    req: AuthenticatedRequest,
-    res: Response,
-    principal: Principal,
-    tenant: Tenant | undefined,
-  ): Promise<void> {
-    if (!tenant || isPlatformAdmin(principal)) return;
-    const limits = tenant.settings.rateLimits;
-    await this.limiter.consume(
-      res,
-      'tenant',
-      tenant.id,
-      limits?.tenantPerMinute ?? this.config.rateLimitTenantPerMinute,
-    );
-    await this.limiter.consume(
-      res,
-      'key',
-      principal.id,
-      principal.rateLimitPerMinute ?? limits?.keyPerMinute ?? this.config.rateLimitKeyPerMinute,
-    );
-    // An event stream lasts as long as its session; sessions have caps of their own.
-    if (req.method === 'GET') return;
-    this.concurrency.acquire(res, tenant.id, principal.id, {
-      tenant: limits?.tenantConcurrency ?? this.config.maxInFlightPerTenant,
-      key: limits?.keyConcurrency ?? this.config.maxInFlightPerKey,
-    });
   }
 
   /** A scraper's token is not a principal: it opens /metrics and nothing else. */

@@ -1,4 +1,4 @@
-export type PrincipalKind = 'platform-admin' | 'api-key' | 'jwt';
+export type PrincipalKind = 'platform-admin' | 'api-key' | 'jwt' | 'introspection' | 'external';
 
 /** Who is calling, resolved by the global guard and attached to the request. */
 export interface Principal {

@@ -19,10 +19,37 @@ export type ProtocolPosture = (typeof PROTOCOL_POSTURES)[number];
 
 export interface TenantJwtSettings {
   issuer: string;
-  jwksUri: string;
+  /** Absent: taken from the issuer's discovery document (OIDC or RFC 8414 metadata). */
+  jwksUri?: string;
   audience?: string;
   scopesClaim?: string;
   algorithms?: string[];
+}
+
+/** RFC 7662 introspection of opaque access tokens; the client secret is kept sealed. */
+export interface TenantIntrospectionSettings {
+  endpoint: string;
+  clientId: string;
+  /** PlatformSecrets.seal output (purpose `tenant-auth`); never shown. */
+  clientSecretSealed: string;
+  /** Accepted next to the tenant's resource URL in `aud`. */
+  audience?: string;
+  scopesClaim?: string;
+}
+
+/** A tenant's own auth service, asked about credentials sent in custom headers. */
+export interface TenantExternalAuthSettings {
+  url: string;
+  /** Lower-case header names whose values are posted to `url`. */
+  headers: string[];
+  timeoutMs?: number;
+  cacheSeconds?: number;
+}
+
+export interface TenantAuthSettings {
+  jwt?: TenantJwtSettings;
+  introspection?: TenantIntrospectionSettings;
+  external?: TenantExternalAuthSettings;
 }
 
 export interface TenantRateLimits {
@@ -40,8 +67,8 @@ export interface TenantSettings {
    * turns a limit off.
    */
   rateLimits?: TenantRateLimits;
-  /** The tenant's own identity provider, for JWT bearer tokens. */
-  auth?: { jwt?: TenantJwtSettings };
+  /** The tenant's own identity systems: JWT issuer, token introspection, an auth service. */
+  auth?: TenantAuthSettings;
   /** Absent: `dual`. */
   protocol?: ProtocolPosture;
 }

@@ -14,7 +14,7 @@ import {
   ProtocolPosture,
   SLUG_PATTERN,
   Tenant,
-  TenantJwtSettings,
+  TenantAuthSettings,
   TenantRateLimits,
   TenantSettings,
   TenantStatus,
@@ -182,10 +182,11 @@ export class TenantsService implements OnModuleInit {
     return saved;
   }
 
-  async setJwtSettings(slug: string, jwt: TenantJwtSettings | null): Promise<Tenant> {
+  /** Replaces the tenant's auth settings as a whole; an empty object removes them. */
+  async setAuthSettings(slug: string, auth: TenantAuthSettings): Promise<Tenant> {
     const tenant = await this.getBySlug(slug);
     const { auth: _previous, ...rest } = tenant.settings;
-    tenant.settings = jwt ? { ...rest, auth: { jwt } } : rest;
+    tenant.settings = Object.keys(auth).length ? { ...rest, auth } : rest;
     const saved = await this.tenants.save(tenant);
     this.changes.publish({ kind: 'tenant', tenantId: saved.id, slug: saved.slug });
     return saved;

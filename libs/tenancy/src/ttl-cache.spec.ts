@@ -272,6 +272,38 @@ describe(TtlCache.name, () => {
       });
     });
 
+    it('deleteWhere drops exactly the matching entries, wherever they are in the LRU order', async () => {
+      const sut = make<number>();
+      const keys = Array.from({ length: 20 }, (_, i) => `k${i}`);
+      for (const [i, k] of keys.entries()) await sut.get(k, () => Promise.resolve(i));
+      await sut.get('k0', () => Promise.resolve(-1)); // hits: k1 is the least recently used now,
+      await sut.get('k7', () => Promise.resolve(-1)); // and k7 the most
+      // Odd values: the head and the tail of the LRU order among them.
+      sut.deleteWhere((v) => v % 2 === 1);
+      const load = jest.fn((): Promise<number> => Promise.resolve(-1));
+      for (const [i, k] of keys.entries()) expect(await sut.get(k, load)).toBe(i % 2 ? -1 : i);
+      expect(load).toHaveBeenCalledTimes(10);
+    });
+
+    it('deleteWhere with a throwing match still lets no caller join a pending load', async () => {
+      const sut = make<number>();
+      await sut.get('a', () => Promise.resolve(1));
+      const d = deferred<number>();
+      void sut.get('b', () => d.promise);
+      expect(() =>
+        sut.deleteWhere(() => {
+          throw new Error('bad match');
+        }),
+      ).toThrow('bad match');
+      const load = jest.fn().mockResolvedValue(2);
+      const got = sut.get('b', load);
+      expect(load).toHaveBeenCalledTimes(1); // a load of its own, not the pending one
+      d.resolve(3);
+      expect(await got).toBe(2);
+      await settle();
+      expect(await sut.get('b', load)).toBe(2);
+    });
+
     it('clear drops everything and stores no pending load', async () => {
       const sut = make<number>();
       await sut.get('a', () => Promise.resolve(1));
@@ -300,6 +332,46 @@ describe(TtlCache.name, () => {
     for (const k of ['a', 'b', 'c']) await sut.get(k, load);
     await sut.get('a', load);
     expect(load).toHaveBeenCalledTimes(4);
+  });
+
+  it('evicts the least recently used: a hit, fresh or stale, keeps a key', async () => {
+    const sut = make<number>(1_000, 2);
+    const load = jest.fn().mockResolvedValue(0);
+    await sut.get('a', load);
+    await sut.get('b', load);
+    await sut.get('a', load); // fresh hit: b is now the least recently used
+    await sut.get('c', load); // evicts b
+    expect(load).toHaveBeenCalledTimes(3);
+    await sut.get('a', load);
+    expect(load).toHaveBeenCalledTimes(3);
+    t = 1_000;
+    const refresh = deferred<number>();
+    expect(await sut.get('a', () => refresh.promise)).toBe(0); // stale hit: c is the oldest now
+    await sut.get('b', load); // a miss: evicts c
+    expect(load).toHaveBeenCalledTimes(4);
+    refresh.resolve(1);
+    await settle();
+    expect(await sut.get('a', load)).toBe(1);
+    expect(await sut.get('b', load)).toBe(0);
+    expect(load).toHaveBeenCalledTimes(4);
+  });
+
+  it('an entry evicted during its refresh is stored again by the refresh', async () => {
+    const sut = make<number>(1_000, 1);
+    await sut.get('a', () => Promise.resolve(1));
+    t = 1_000;
+    const refresh = deferred<number>();
+    expect(await sut.get('a', () => refresh.promise)).toBe(1);
+    await sut.get('b', () => Promise.resolve(2)); // evicts a
+    refresh.resolve(3);
+    await settle();
+    expect(await sut.get('a', () => Promise.resolve(9))).toBe(3); // b evicted in turn
+  });
+
+  it('rejects a size bound that is not a positive integer', () => {
+    for (const max of [0, -1, 1.5, Infinity, NaN]) {
+      expect(() => new TtlCache<number>(1_000, max)).toThrow(RangeError);
+    }
   });
 
   it('replacing an entry does not evict another one', async () => {

@@ -1,3 +1,5 @@
+import { LRUCache } from 'lru-cache';
+
 export interface TtlCacheOptions {
   /** Wait after a failed refresh before the next attempt; doubles per failure up to maxRetryMs. */
   retryMs?: number;
@@ -16,6 +18,12 @@ interface Entry<V> {
   retryAt: number;
 }
 
+/**
+ * Passed to LRUCache's get, peek and set, whose `options = {}` defaults would otherwise build an
+ * object on every call of this hot path. Read only by lru-cache; never write to it.
+ */
+const NO_OPTIONS = {};
+
 interface Load<V> {
   promise: Promise<V>;
   generation: number;
@@ -25,6 +33,8 @@ interface Load<V> {
 /**
  * A small map whose entries expire, with a size bound, serving stale while it revalidates.
  *
+ * - Size bound: at most `maxEntries` (a positive integer) entries; storing one more evicts the least
+ *   recently used (a hit, fresh or stale, counts as a use). Replacing an entry evicts nothing.
  * - Fresh hit: the value.
  * - Expired hit: the value at once, and one background refresh per key (single-flight). Success
  *   replaces the entry; failure (or a refresh pending longer than `refreshTimeoutMs`) keeps the
@@ -37,7 +47,12 @@ interface Load<V> {
  * - `ttlMs` 0 stores nothing: every call loads (overlapping calls still share one load).
  */
 export class TtlCache<V> {
-  private readonly entries = new Map<string, Entry<V>>();
+  /**
+   * The entries, with LRU order and eviction by lru-cache. Expiry and backoff stay in the entry, on
+   * the injected clock: lru-cache's own ttl is not used (see the notes at the end of this file).
+   */
+  private readonly entries: LRUCache<string, Entry<V>>;
+  /** The single-flight loads, by key (not lru-cache's fetch(): see the notes at the end). */
   private readonly inflight = new Map<string, Load<V>>();
   private generation = 0;
   private readonly retryMs: number;
@@ -47,9 +62,14 @@ export class TtlCache<V> {
 
   constructor(
     private readonly ttlMs: number,
-    private readonly maxEntries = 50_000,
+    maxEntries = 50_000,
     options: TtlCacheOptions = {},
   ) {
+    if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) {
+      throw new RangeError(`TtlCache maxEntries must be a positive integer, not ${maxEntries}`);
+    }
+    // lru-cache allocates its index arrays for `max` up front; with ttl 0 nothing is ever stored.
+    this.entries = new LRUCache({ max: ttlMs > 0 ? maxEntries : 1 });
     this.retryMs = options.retryMs ?? 1_000;
     this.maxRetryMs = Math.max(this.retryMs, options.maxRetryMs ?? 5_000);
     this.refreshTimeoutMs = options.refreshTimeoutMs ?? 15_000;
@@ -58,10 +78,10 @@ export class TtlCache<V> {
 
   get(key: string, load: () => Promise<V>): Promise<V> {
     const now = this.now();
-    const hit = this.entries.get(key);
-    if (hit && hit.expires > now) return Promise.resolve(hit.value);
-    if (hit) {
-      this.revalidate(key, hit, load, now);
+    // Marks the key recently used, stale or not.
+    const hit = this.entries.get(key, NO_OPTIONS);
+    if (hit !== undefined) {
+      if (hit.expires <= now) this.revalidate(key, hit, load, now);
       return Promise.resolve(hit.value);
     }
     return (this.inflight.get(key) ?? this.start(key, load, now)).promise;
@@ -76,9 +96,13 @@ export class TtlCache<V> {
   /** Drops every entry whose value matches; cheaper than clear() for one tenant's keys. */
   deleteWhere(match: (value: V) => boolean): void {
     this.generation++;
-    for (const [k, e] of this.entries) if (match(e.value)) this.entries.delete(k);
-    // A pending load's value is unknown: none of them may be stored or joined any more.
+    // A pending load's value is unknown: none of them may be stored or joined any more (dropped
+    // first, so that a throwing `match` cannot leave them joinable).
     this.inflight.clear();
+    // lru-cache supports deleting the visited entry during its iteration.
+    this.entries.forEach((e, k) => {
+      if (match(e.value)) this.entries.delete(k);
+    });
   }
 
   clear(): void {
@@ -102,7 +126,7 @@ export class TtlCache<V> {
   }
 
   private start(key: string, load: () => Promise<V>, now: number): Load<V> {
-    const stale = this.entries.get(key);
+    const stale = this.entries.peek(key, NO_OPTIONS);
     // A load that throws synchronously rejects like one that fails later.
     const promise = new Promise<V>((resolve) => resolve(load()));
     const record: Load<V> = { promise, generation: this.generation, started: now };
@@ -121,7 +145,7 @@ export class TtlCache<V> {
         if (this.inflight.get(key) === record) {
           this.inflight.delete(key);
           // The stale entry this refresh was for, if still there, is kept and backs off.
-          if (stale && this.entries.get(key) === stale) this.failed(stale, this.now());
+          if (stale && this.entries.peek(key, NO_OPTIONS) === stale) this.failed(stale, this.now());
         }
         throw err;
       },
@@ -137,12 +161,27 @@ export class TtlCache<V> {
   }
 
   private set(key: string, value: V): void {
-    // Replacing moves the key to the end (insertion order is the eviction order).
-    this.entries.delete(key);
-    if (this.entries.size >= this.maxEntries) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest !== undefined) this.entries.delete(oldest);
-    }
-    this.entries.set(key, { value, expires: this.now() + this.ttlMs, failures: 0, retryAt: 0 });
+    // Replacing updates in place; adding to a full cache evicts the least recently used.
+    const entry = { value, expires: this.now() + this.ttlMs, failures: 0, retryAt: 0 };
+    this.entries.set(key, entry, NO_OPTIONS);
   }
 }
+
+/*
+ * Why not more of lru-cache (v11):
+ *
+ * - Its ttl (ttl/allowStale/noDeleteOnStaleGet, clock via `perf`) does not fit the expiry rule: an
+ *   entry stored at time 0 never goes stale (`!!start` is its "has a start" test), an entry is
+ *   still fresh at exactly `ttl` (ours expires there: `expires > now` is fresh), and with the
+ *   default ttlResolution it caches the time behind a timer. Expiry and the backoff state live in
+ *   the entry instead, on the injected `now`.
+ * - fetch()/fetchMethod would replace the inflight map only by changing documented behaviour:
+ *   delete()/clear() abort a pending fetch, so the caller of an invalidated miss is rejected (or,
+ *   with ignoreFetchAbort, its value is stored after all) where it must get its value unstored; a
+ *   fetch has no timeout, and a later fetch() joins a hung one even with forceRefresh, where a
+ *   refresh pending past refreshTimeoutMs must count as failed, let a newer attempt decide, and
+ *   still be stored if it ends late with none newer; deleteWhere() must disown the pending loads
+ *   of entries it keeps, which a fetch stored as the entry cannot do; the backoff has to be
+ *   checked before fetch() anyway; ttl 0 would need a per-call no-store option; and fetch()
+ *   allocates options, an AbortController and `context` (for the per-call `load`) on every call.
+ */

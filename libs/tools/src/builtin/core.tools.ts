@@ -6,7 +6,7 @@ import { LONG_TEXT_LIMITS, LONG_TEXT_MAX } from './long-text';
 
 const WhoamiOutput = z.object({
   tenant: z.string(),
-  kind: z.enum(['platform-admin', 'api-key', 'jwt']),
+  kind: z.enum(['platform-admin', 'api-key', 'jwt', 'introspection', 'external']),
   id: z.string(),
   scopes: z.array(z.string()),
   tools: z.array(z.string()).nullable(),
