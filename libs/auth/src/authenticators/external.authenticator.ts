@@ -13,6 +13,7 @@ import type { Tenant, TenantExternalAuthSettings } from '@app/tenancy';
 import type { Principal } from '../principal';
 import { AuthUnavailable, CredentialRefused } from '../refusal';
 import type { AuthAttempt, Authenticator } from './authenticator';
+import { PendingChecks } from './pending-checks';
 
 /**
  * Header names a tenant may not have its auth service read: the platform's own credentials,
@@ -72,6 +73,7 @@ export class ExternalAuthenticator implements Authenticator {
   private readonly logger = new Logger('ExternalAuth');
   private readonly hmacKey = randomBytes(32);
   private readonly cache = new LRUCache<string, Cached>({ max: 10_000 });
+  private readonly checks = new PendingChecks('tenant’s auth service');
   private readonly inflight = new Map<string, Promise<Principal>>();
 
   constructor(private readonly egress: EgressPolicy) {}
@@ -98,7 +100,9 @@ export class ExternalAuthenticator implements Authenticator {
 
     let pending = this.inflight.get(key);
     if (!pending) {
-      pending = this.ask(tenant, settings, values, key).finally(() => this.inflight.delete(key));
+      pending = this.checks
+        .run(tenant.id, () => this.ask(tenant, settings, values, key))
+        .finally(() => this.inflight.delete(key));
       this.inflight.set(key, pending);
     }
     return { ...(await pending) };

@@ -22,6 +22,7 @@ import type { Principal } from '../principal';
 import { AuthUnavailable, CredentialRefused } from '../refusal';
 import { loadOauth, type Oauth } from '../esm';
 import { type AuthAttempt, type Authenticator, looksLikeJwt } from './authenticator';
+import { PendingChecks } from './pending-checks';
 import { scopesFrom } from './scopes';
 
 /** The PlatformSecrets purpose of `clientSecretSealed`. */
@@ -91,6 +92,7 @@ export class IntrospectionAuthenticator implements Authenticator {
   private readonly logger = new Logger('Introspection');
   private readonly hmacKey = randomBytes(32);
   private readonly cache = new LRUCache<string, Cached>({ max: 10_000 });
+  private readonly checks = new PendingChecks('identity provider’s introspection endpoint');
   private readonly inflight = new Map<string, Promise<Answer>>();
 
   constructor(
@@ -154,7 +156,9 @@ export class IntrospectionAuthenticator implements Authenticator {
 
     let pending = this.inflight.get(key);
     if (!pending) {
-      pending = this.ask(tenant, settings, token, key).finally(() => this.inflight.delete(key));
+      pending = this.checks
+        .run(tenant.id, () => this.ask(tenant, settings, token, key))
+        .finally(() => this.inflight.delete(key));
       this.inflight.set(key, pending);
     }
     return pending;
