@@ -1,5 +1,6 @@
 import { ForbiddenException, Injectable } from '@nestjs/common';
 import type { Response } from 'express';
+import { LRUCache } from 'lru-cache';
 import { bearerChallenge, type Principal, resourceMetadataUrl } from '@app/auth';
 import { PlatformConfig } from '@app/config';
 import { ToolGrantsService } from '@app/tenancy';
@@ -47,7 +48,7 @@ export interface ToolCall {
 export class ToolSurface {
   private readonly listed = new WeakMap<
     TenantCatalog,
-    WeakMap<TenantGrants, Map<string, readonly ToolListEntry[]>>
+    WeakMap<TenantGrants, LRUCache<string, readonly ToolListEntry[]>>
   >();
   private readonly listedJson = new WeakMap<readonly ToolListEntry[], string>();
 
@@ -73,7 +74,13 @@ export class ToolSurface {
     let byGrants = this.listed.get(catalog);
     if (!byGrants) this.listed.set(catalog, (byGrants = new WeakMap()));
     let byShape = byGrants.get(grants);
-    if (!byShape) byGrants.set(grants, (byShape = new Map<string, readonly ToolListEntry[]>()));
+    if (!byShape) {
+      // Principal shapes come from credentials (JWT scopes among them): the map is bounded.
+      byGrants.set(
+        grants,
+        (byShape = new LRUCache<string, readonly ToolListEntry[]>({ max: 256 })),
+      );
+    }
     // JSON, not a joined string: scopes from an IdP may contain any separator.
     const shape = JSON.stringify([principal.scopes, principal.tools ?? null]);
     let tools = byShape.get(shape);
@@ -85,8 +92,6 @@ export class ToolSurface {
         }
       }
       tools = Object.freeze(visible);
-      // Principal shapes come from credentials (JWT scopes among them): keep the map bounded.
-      if (byShape.size >= 256) byShape.clear();
       byShape.set(shape, tools);
     }
     return tools;

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
+import { LRUCache } from 'lru-cache';
 import { PlatformConfig } from '@app/config';
 import { EgressPolicy, readBodyCapped, ResponseTooLarge } from '@app/egress';
 import { ToolContent } from '@app/tools';
@@ -31,7 +32,7 @@ type Token = Promise<{ token: string; expires: number }>;
  */
 @Injectable()
 export class OpenApiConnector {
-  private readonly tokens = new Map<string, Token>();
+  private readonly tokens = new LRUCache<string, Token>({ max: 1_000 });
 
   constructor(
     private readonly egress: EgressPolicy,
@@ -162,7 +163,6 @@ export class OpenApiConnector {
       .digest('base64url');
     let token = this.tokens.get(key);
     if (fresh || !token || (await token.catch(() => ({ expires: 0 }))).expires <= Date.now()) {
-      if (this.tokens.size >= 1_000) this.tokens.clear();
       const pending = this.fetchToken(c, secret);
       token = pending;
       this.tokens.set(key, pending);
