@@ -214,7 +214,8 @@ function startPlatform({ main, port, dataDir, adminToken, publicUrl, cleanup }) 
   const logFile = path.join(ARTIFACTS, 'platform.log');
   const out = fs.createWriteStream(logFile);
   let tail = '';
-  const child = spawn(process.execPath, [main], {
+  // On Node 22, where most users run it; `npm test` covers Node 20 (the oldest supported).
+  const child = spawn(NODE22, [main], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
