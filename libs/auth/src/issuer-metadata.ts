@@ -121,7 +121,7 @@ export class IssuerMetadata {
         `no metadata at ${issuer} (${tried} answered HTTP ${res.status})`,
       );
     }
-    let metadata: { jwks_uri?: unknown };
+    let metadata: { issuer?: unknown; jwks_uri?: unknown };
     try {
       metadata = await oauth.processDiscoveryResponse(url, res);
     } catch (err) {
@@ -131,6 +131,13 @@ export class IssuerMetadata {
         mismatch
           ? `the metadata's issuer is not ${issuer}: tokens from it would not be this issuer's`
           : `the issuer's metadata is not usable: ${(err as Error).message}`,
+      );
+    }
+    // oauth4webapi compares normalised URLs; tokens carry the string, which must be identical.
+    if (metadata.issuer !== issuer) {
+      throw new DiscoveryFailed(
+        'mismatch',
+        `the metadata's issuer is ${JSON.stringify(String(metadata.issuer).slice(0, 200))}, not exactly ${issuer}: tokens from it would not match`,
       );
     }
     const jwksUri = metadata.jwks_uri;
