@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import type { RawResponse } from './http';
 import type { TestIdp } from './idp';
 import { bearer, initializeRequest, rawPost, resourceMetadataUrl } from './mcp';
@@ -80,4 +81,94 @@ export function expectAccepted(res: RawResponse): void {
   }
   expect(res.headers.get('mcp-session-id')).toBeTruthy();
   expect(res.messages[0]?.result?.serverInfo).toBeDefined();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Authenticators that ask another service (introspection, a tenant's auth service)
+
+/** `PUT /admin/tenants/:slug/auth` with `body` as the platform admin, whatever the answer. */
+export function putTenantAuth(
+  p: RunningPlatform,
+  slug: string,
+  body: Record<string, unknown>,
+): Promise<RawResponse> {
+  return p.admin.request('PUT', `/admin/tenants/${slug}/auth`, body);
+}
+
+/** A fresh tenant with these auth settings (fails unless the PUT is answered 200). */
+export async function tenantWithAuth(
+  p: RunningPlatform,
+  auth: Record<string, unknown>,
+  prefix = 'auth',
+): Promise<{ slug: string; id: string; aud: string }> {
+  const { slug, id } = await p.admin.createTenant(prefix);
+  const res = await putTenantAuth(p, slug, auth);
+  if (res.status !== 200) {
+    throw new Error(`PUT /admin/tenants/${slug}/auth answered ${res.status}: ${res.text}`);
+  }
+  return { slug, id, aud: `${p.config.publicUrl}/t/${slug}/mcp` };
+}
+
+/**
+ * The answer when the service that checks a credential cannot answer: 503 with a Retry-After of
+ * whole seconds and the error body, no session, and no acceptance.
+ */
+export function expectAuthUnavailable(res: RawResponse, what = 'POST /mcp'): void {
+  if (res.status !== 503) {
+    throw new Error(`${what}: expected 503 but got ${res.status}: ${res.text.slice(0, 300)}`);
+  }
+  expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
+  expectErrorBody(503, res.json, what);
+  expect(res.headers.get('mcp-session-id')).toBeNull();
+}
+
+/**
+ * One HTTP/1.1 request written to a socket byte for byte (Node's client refuses header values
+ * with CR, LF or NUL, or beyond latin-1); a string `head` is sent as UTF-8. `head` should ask
+ * for `Connection: close`: the answer is read until the server closes, or shortly after a first
+ * complete answer with a Content-Length. Resolves with the status line's code (0 when the server
+ * closed the connection without answering) and the raw answer.
+ */
+export function rawSocketRequest(
+  base: string,
+  head: string | Buffer,
+  body = '',
+  timeoutMs = 15_000,
+): Promise<{ status: number; text: string }> {
+  const url = new URL(base);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(url.port), url.hostname);
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+    let grace: NodeJS.Timeout | undefined;
+    socket.on('data', (c: Buffer) => {
+      chunks.push(c);
+      // A server may keep the connection despite `Connection: close` (an event stream sets
+      // keep-alive itself): once one whole answer is in, anything else gets a moment to arrive
+      // (a smuggled second answer would), then the connection is closed from here.
+      const all = Buffer.concat(chunks);
+      const end = all.indexOf('\r\n\r\n');
+      const length = /\r\ncontent-length: *(\d+)\r\n/i.exec(
+        `${all.subarray(0, end).toString('latin1')}\r\n`,
+      );
+      if (end >= 0 && length && all.length >= end + 4 + Number(length[1])) {
+        clearTimeout(grace);
+        grace = setTimeout(() => socket.destroy(), 200);
+      }
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      clearTimeout(grace);
+      const text = Buffer.concat(chunks).toString('latin1');
+      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1] ?? 0);
+      resolve({ status, text });
+    });
+    socket.write(
+      Buffer.concat([typeof head === 'string' ? Buffer.from(head) : head, Buffer.from(body)]),
+    );
+  });
 }

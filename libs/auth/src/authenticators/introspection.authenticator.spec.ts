@@ -231,6 +231,21 @@ describe(IntrospectionAuthenticator.name, () => {
       });
     });
 
+    it('refuses a token the provider will not introspect (400 with an OAuth error), not an outage', async () => {
+      const idp = await serve(json({ error: 'invalid_request', error_description: 'JWT' }, 400));
+
+      await expect(call(idp.url)).rejects.toMatchObject({ reason: 'token_inactive' });
+      // Remembered like any inactive answer.
+      await expect(call(idp.url)).rejects.toMatchObject({ reason: 'token_inactive' });
+      expect(idp.seen).toHaveLength(1);
+    });
+
+    it('treats a 400 without an OAuth error body as the endpoint failing', async () => {
+      const idp = await serve(json('<html>bad</html>', 400));
+
+      await expect(call(idp.url)).rejects.toBeInstanceOf(AuthUnavailable);
+    });
+
     it('refuses a token whose exp has passed, with 30 s of tolerance', async () => {
       const expired = await serve(json(active({ exp: nowS() - 31 })));
       const justExpired = await serve(json(active({ exp: nowS() - 10 })));

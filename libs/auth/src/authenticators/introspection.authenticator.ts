@@ -243,6 +243,9 @@ export class IntrospectionAuthenticator implements Authenticator {
         `HTTP ${res.status}`,
       );
     }
+    // Some providers (oidc-provider among them) answer 400 invalid_request for a token they will
+    // not introspect, e.g. a JWT access token, where RFC 7662 would say inactive: it is refused.
+    if (res.status === 400 && (await oauthErrorOf(res)) !== undefined) return { active: false };
     if (res.status !== 200) {
       throw new Failure(
         'answer',
@@ -386,4 +389,14 @@ function printable(url: string): string {
   if (!URL.canParse(url)) return '(an unparsable URL)';
   const { origin, pathname } = new URL(url);
   return `${origin}${pathname}`;
+}
+
+/** The `error` code of an OAuth error answer (RFC 6749 5.2), if the body is one. */
+async function oauthErrorOf(res: Response): Promise<string | undefined> {
+  try {
+    const body = (await res.json()) as { error?: unknown } | null;
+    return typeof body?.error === 'string' ? body.error : undefined;
+  } catch {
+    return undefined;
+  }
 }
