@@ -111,7 +111,7 @@ describe(ExternalAuthenticator.name, () => {
   ): TenantExternalAuthSettings => ({ url, headers: ['x-tenant-token'], ...more });
   const call = (url: string, more?: Partial<TenantExternalAuthSettings>, value = SECRET) =>
     sut.authenticate(attempt({ 'x-tenant-token': value }, tenantWith(settings(url, more))));
-  const cache = () => sut['cache'];
+  const cache = () => sut['answers']['kept'];
   /** Date.now this long after the test began (lru-cache's own clock, performance.now, stays real). */
   const later = (ms: number) => jest.spyOn(Date, 'now').mockReturnValue(start + ms);
 

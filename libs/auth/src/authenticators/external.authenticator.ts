@@ -1,6 +1,4 @@
-import { createHmac, randomBytes } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
-import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import {
   EgressPolicy,
@@ -13,7 +11,7 @@ import type { Tenant, TenantExternalAuthSettings } from '@app/tenancy';
 import type { Principal } from '../principal';
 import { AuthUnavailable, CredentialRefused } from '../refusal';
 import type { AuthAttempt, Authenticator } from './authenticator';
-import { PendingChecks } from './pending-checks';
+import { causeCode, CredentialChecks, printableUrl } from './credential-checks';
 
 /**
  * Header names a tenant may not have its auth service read: the platform's own credentials,
@@ -52,12 +50,6 @@ const answerSchema = z.object({
   expiresIn: z.number().optional(),
 });
 
-interface Cached {
-  readonly principal: Principal;
-  /** Date.now() after which the entry is not served, whatever the LRU's own clock says. */
-  readonly until: number;
-}
-
 /** A failure to get an answer; its message goes to the client, so it holds no secret. */
 class Unanswered extends Error {}
 
@@ -71,10 +63,7 @@ class Unanswered extends Error {}
 export class ExternalAuthenticator implements Authenticator {
   readonly kind = 'external';
   private readonly logger = new Logger('ExternalAuth');
-  private readonly hmacKey = randomBytes(32);
-  private readonly cache = new LRUCache<string, Cached>({ max: 10_000 });
-  private readonly checks = new PendingChecks('tenant’s auth service');
-  private readonly inflight = new Map<string, Promise<Principal>>();
+  private readonly answers = new CredentialChecks<Principal>('tenant’s auth service');
 
   constructor(private readonly egress: EgressPolicy) {}
 
@@ -93,27 +82,19 @@ export class ExternalAuthenticator implements Authenticator {
       );
     }
     const values = headerValues(req.headers, settings.headers);
-    const key = this.cacheKey(tenant.id, settings, values);
-    const cached = this.cache.get(key);
-    if (cached && cached.until > Date.now()) return { ...cached.principal };
-    if (cached) this.cache.delete(key);
-
-    let pending = this.inflight.get(key);
-    if (!pending) {
-      pending = this.checks
-        .run(tenant.id, () => this.ask(tenant, settings, values, key))
-        .finally(() => this.inflight.delete(key));
-      this.inflight.set(key, pending);
-    }
-    return { ...(await pending) };
+    // The URL is in the key too, so pointing the tenant at another service drops the old answers.
+    const key = this.answers.key(tenant.id, settings.url, ...[...values].flat());
+    const principal = await this.answers.answer(tenant.id, key, () =>
+      this.ask(tenant, settings, values),
+    );
+    return { ...principal };
   }
 
   private async ask(
     tenant: Tenant,
     settings: TenantExternalAuthSettings,
     values: Map<string, string>,
-    key: string,
-  ): Promise<Principal> {
+  ): Promise<{ value: Principal; until: number }> {
     const timeoutMs = settings.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     let answer: z.infer<typeof answerSchema>;
     try {
@@ -121,8 +102,9 @@ export class ExternalAuthenticator implements Authenticator {
     } catch (err) {
       if (err instanceof CredentialRefused) throw err;
       const reason = err instanceof Unanswered ? err.message : reasonOf(err, timeoutMs);
+      const code = causeCode(err);
       this.logger.warn(
-        `tenant ${tenant.slug}: the auth service at ${printable(settings.url)} is unavailable: ${reason}${codeOf(err)}`,
+        `tenant ${tenant.slug}: the auth service at ${printableUrl(settings.url)} is unavailable: ${reason}${code ? ` (${code})` : ''}`,
       );
       throw new AuthUnavailable(
         `the tenant’s auth service is unavailable (${reason}); try again shortly`,
@@ -145,12 +127,10 @@ export class ExternalAuthenticator implements Authenticator {
       ...(expiresAt !== undefined && { expiresAt }),
     };
     const cacheSeconds = settings.cacheSeconds ?? DEFAULT_CACHE_SECONDS;
+    // An expiresIn of 0 or less holds for this request only.
     const cacheable = answer.expiresIn === undefined || answer.expiresIn > 0;
-    const until = Math.min(now + cacheSeconds * 1000, expiresAt ?? Infinity);
-    if (cacheable && until > now) {
-      this.cache.set(key, { principal, until }, { ttl: Math.max(1, Math.ceil(until - now)) });
-    }
-    return principal;
+    const until = cacheable ? Math.min(now + cacheSeconds * 1000, expiresAt ?? Infinity) : now;
+    return { value: principal, until };
   }
 
   private async post(
@@ -193,31 +173,6 @@ export class ExternalAuthenticator implements Authenticator {
     }
     return parsed.data;
   }
-
-  /**
-   * Each part length-prefixed, so no two different sets of values run together into one key; the
-   * URL is in it too, so pointing the tenant at another service drops the old answers.
-   */
-  private cacheKey(
-    tenantId: string,
-    settings: TenantExternalAuthSettings,
-    values: Map<string, string>,
-  ): string {
-    const hmac = createHmac('sha256', this.hmacKey);
-    const add = (part: string) => {
-      const bytes = Buffer.from(part, 'utf8');
-      const length = Buffer.alloc(4);
-      length.writeUInt32BE(bytes.length);
-      hmac.update(length).update(bytes);
-    };
-    add(tenantId);
-    add(settings.url);
-    for (const [name, value] of values) {
-      add(name);
-      add(value);
-    }
-    return hmac.digest('hex');
-  }
 }
 
 function headerValues(
@@ -254,17 +209,4 @@ function reasonOf(err: unknown, timeoutMs: number): string {
   if (err instanceof EgressRefused) return 'its address is not allowed by the egress policy';
   if (err instanceof ResponseTooLarge) return `its answer exceeds ${MAX_BODY_BYTES} bytes`;
   return 'it could not be reached';
-}
-
-/** The system error code (ECONNREFUSED…) undici wraps in `cause`, for the operator's log. */
-function codeOf(err: unknown): string {
-  const code = err instanceof Error && (err.cause as { code?: unknown } | undefined)?.code;
-  return typeof code === 'string' ? ` (${code})` : '';
-}
-
-/** The URL for a log line: without userinfo, query and fragment. */
-function printable(url: string): string {
-  if (!URL.canParse(url)) return '(an unparsable URL)';
-  const { origin, pathname } = new URL(url);
-  return `${origin}${pathname}`;
 }

@@ -158,7 +158,7 @@ describe(IntrospectionAuthenticator.name, () => {
     exp: nowS() + 3600,
     ...more,
   });
-  const cache = () => sut['cache'];
+  const cache = () => sut['answers']['kept'];
   /** Date.now this long after the test began (lru-cache's own clock, performance.now, stays real). */
   const later = (ms: number) => jest.spyOn(Date, 'now').mockReturnValue(start + ms);
 

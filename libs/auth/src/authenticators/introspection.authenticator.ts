@@ -1,6 +1,5 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
-import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import { PlatformConfig } from '@app/config';
 import {
@@ -22,7 +21,7 @@ import type { Principal } from '../principal';
 import { AuthUnavailable, CredentialRefused } from '../refusal';
 import { loadOauth, type Oauth } from '../esm';
 import { type AuthAttempt, type Authenticator, looksLikeJwt } from './authenticator';
-import { PendingChecks } from './pending-checks';
+import { causeCode, CredentialChecks, printableUrl } from './credential-checks';
 import { scopesFrom } from './scopes';
 
 /** The PlatformSecrets purpose of `clientSecretSealed`. */
@@ -48,11 +47,6 @@ const activeSchema = z.looseObject({
 });
 
 type Answer = z.infer<typeof activeSchema> | { active: false };
-
-interface Cached {
-  readonly answer: Answer;
-  readonly until: number;
-}
 
 export type ProbeFailure = 'unreachable' | 'credentials' | 'answer';
 
@@ -90,10 +84,9 @@ class Failure extends Error {
 export class IntrospectionAuthenticator implements Authenticator {
   readonly kind = 'introspection';
   private readonly logger = new Logger('Introspection');
-  private readonly hmacKey = randomBytes(32);
-  private readonly cache = new LRUCache<string, Cached>({ max: 10_000 });
-  private readonly checks = new PendingChecks('identity provider’s introspection endpoint');
-  private readonly inflight = new Map<string, Promise<Answer>>();
+  private readonly answers = new CredentialChecks<Answer>(
+    'identity provider’s introspection endpoint',
+  );
 
   constructor(
     private readonly egress: EgressPolicy,
@@ -149,27 +142,16 @@ export class IntrospectionAuthenticator implements Authenticator {
     settings: TenantIntrospectionSettings,
     token: string,
   ): Promise<Answer> {
-    const key = this.cacheKey(tenant.id, settings.endpoint, token);
-    const cached = this.cache.get(key);
-    if (cached && cached.until > Date.now()) return cached.answer;
-    if (cached) this.cache.delete(key);
-
-    let pending = this.inflight.get(key);
-    if (!pending) {
-      pending = this.checks
-        .run(tenant.id, () => this.ask(tenant, settings, token, key))
-        .finally(() => this.inflight.delete(key));
-      this.inflight.set(key, pending);
-    }
-    return pending;
+    // The endpoint is in the key too, so pointing the tenant at another provider drops old answers.
+    const key = this.answers.key(tenant.id, settings.endpoint, token);
+    return this.answers.answer(tenant.id, key, () => this.ask(tenant, settings, token));
   }
 
   private async ask(
     tenant: Tenant,
     settings: TenantIntrospectionSettings,
     token: string,
-    key: string,
-  ): Promise<Answer> {
+  ): Promise<{ value: Answer; until: number }> {
     let secret: string;
     try {
       secret = this.secrets.open(TENANT_AUTH_SECRETS, settings.clientSecretSealed);
@@ -191,7 +173,7 @@ export class IntrospectionAuthenticator implements Authenticator {
       );
     } catch (err) {
       if (!(err instanceof Failure)) throw err;
-      const where = `tenant ${tenant.slug}: the introspection endpoint ${printable(settings.endpoint)}`;
+      const where = `tenant ${tenant.slug}: the introspection endpoint ${printableUrl(settings.endpoint)}`;
       this.logger.warn(
         err.kind === 'credentials'
           ? `${where} refused the platform’s client credentials (client_id ${JSON.stringify(settings.clientId)}, ${err.detail}); set the tenant’s introspection clientId and clientSecret again`
@@ -206,8 +188,7 @@ export class IntrospectionAuthenticator implements Authenticator {
           typeof answer.exp === 'number' ? answer.exp * 1000 : Infinity,
         )
       : now + INTROSPECTION_NEGATIVE_CACHE_MS;
-    if (until > now) this.cache.set(key, { answer, until }, { ttl: Math.ceil(until - now) });
-    return answer;
+    return { value: answer, until };
   }
 
   private async introspect(
@@ -339,13 +320,6 @@ export class IntrospectionAuthenticator implements Authenticator {
       ...(exp !== undefined && { expiresAt: exp }),
     };
   }
-
-  /** The endpoint is in it too, so pointing the tenant at another provider drops the old answers. */
-  private cacheKey(tenantId: string, endpoint: string, token: string): string {
-    return createHmac('sha256', this.hmacKey)
-      .update(`${tenantId}\0${endpoint}\0${token}`)
-      .digest('hex');
-  }
 }
 
 /** A later version of the settings may name the provider's issuer; the endpoint's origin otherwise. */
@@ -376,19 +350,12 @@ function unreached(err: unknown): Failure {
   if (err instanceof ResponseTooLarge) {
     return new Failure('answer', `its answer exceeds ${MAX_BODY_BYTES} bytes`);
   }
-  const code = err instanceof Error && (err.cause as { code?: unknown } | undefined)?.code;
+  const code = causeCode(err);
   return new Failure(
     'unreachable',
     'it could not be reached',
-    `it could not be reached${typeof code === 'string' ? ` (${code})` : ''}`,
+    `it could not be reached${code ? ` (${code})` : ''}`,
   );
-}
-
-/** The URL for a log line: without userinfo, query and fragment. */
-function printable(url: string): string {
-  if (!URL.canParse(url)) return '(an unparsable URL)';
-  const { origin, pathname } = new URL(url);
-  return `${origin}${pathname}`;
 }
 
 /** The `error` code of an OAuth error answer (RFC 6749 5.2), if the body is one. */
