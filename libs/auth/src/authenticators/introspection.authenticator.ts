@@ -164,13 +164,7 @@ export class IntrospectionAuthenticator implements Authenticator {
     }
     let answer: Answer;
     try {
-      answer = await this.introspect(
-        settings.endpoint,
-        settings.clientId,
-        secret,
-        token,
-        issuerOf(settings),
-      );
+      answer = await this.introspect(settings.endpoint, settings.clientId, secret, token);
     } catch (err) {
       if (!(err instanceof Failure)) throw err;
       const where = `tenant ${tenant.slug}: the introspection endpoint ${printableUrl(settings.endpoint)}`;
@@ -196,13 +190,13 @@ export class IntrospectionAuthenticator implements Authenticator {
     clientId: string,
     secret: string,
     token: string,
-    issuer?: string,
   ): Promise<Answer> {
     const oauth = await loadOauth();
     if (!URL.canParse(endpoint)) throw new Failure('unreachable', 'its URL is not valid');
     const url = new URL(endpoint);
     const as: Oauth.AuthorizationServer = {
-      issuer: issuer ?? url.origin,
+      // oauth4webapi wants an issuer; only the endpoint is configured, and it is all that is used.
+      issuer: url.origin,
       introspection_endpoint: endpoint,
     };
     const client: Oauth.Client = { client_id: clientId };
@@ -320,11 +314,6 @@ export class IntrospectionAuthenticator implements Authenticator {
       ...(exp !== undefined && { expiresAt: exp }),
     };
   }
-}
-
-/** A later version of the settings may name the provider's issuer; the endpoint's origin otherwise. */
-function issuerOf(settings: TenantIntrospectionSettings): string | undefined {
-  return 'issuer' in settings && typeof settings.issuer === 'string' ? settings.issuer : undefined;
 }
 
 function unavailable(reason: string): AuthUnavailable {
