@@ -70,7 +70,7 @@ describe('replicas: the introspection client secret across a SECRETS_KEY rotatio
     expect(auth.text).not.toContain(op.introspectionClient.clientSecret);
   });
 
-  it('without the old key a secret sealed under it cannot be used: a 503, never an accept', async () => {
+  it('without the old key a secret sealed under it cannot be used: a 503, never an accept, until it is sent again', async () => {
     const first = await start({ SECRETS_KEY: KEY_A });
     const { slug } = await first.admin.createTenant('rot');
     await first.admin.request('PUT', `/admin/tenants/${slug}/auth`, {
@@ -83,5 +83,23 @@ describe('replicas: the introspection client secret across a SECRETS_KEY rotatio
     const res = await rawCall(second, slug, 'whoami', {}, bearer(token));
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
+
+    // A PUT that keeps the stored secret is a 400 saying to send it again, not a 500 …
+    const { clientSecret, ...withoutSecret } = op.introspectionSettings() as {
+      clientSecret: string;
+    };
+    const kept = await second.admin.request('PUT', `/admin/tenants/${slug}/auth`, {
+      introspection: withoutSecret,
+    });
+    expect(kept.status).toBe(400);
+    expect(kept.json).toMatchObject({
+      message: expect.stringMatching(/clientSecret.*send it again/),
+    });
+    // … and sending it again mends the tenant.
+    const again = await second.admin.request('PUT', `/admin/tenants/${slug}/auth`, {
+      introspection: { ...withoutSecret, clientSecret },
+    });
+    expect(again.status).toBe(200);
+    expect(await whoami(second, slug, token)).toMatchObject({ kind: 'introspection' });
   });
 });

@@ -12,6 +12,7 @@ import {
 import { EgressPolicy, EgressRefused } from '@app/egress';
 import {
   PlatformSecrets,
+  SealedSecretError,
   Tenant,
   type TenantAuthSettings,
   type TenantIntrospectionSettings,
@@ -109,9 +110,7 @@ export class TenantAuthController {
   ): Promise<TenantIntrospectionSettings> {
     await this.checkUrl('introspection.endpoint', given.endpoint);
     const { clientSecret, ...rest } = given;
-    const secret =
-      clientSecret ??
-      (stored ? this.secrets.open(TENANT_AUTH_SECRETS, stored.clientSecretSealed) : undefined);
+    const secret = clientSecret ?? (stored && this.storedSecret(stored));
     if (secret === undefined) {
       throw new BadRequestException(
         'introspection.clientSecret: required when introspection is first set',
@@ -127,6 +126,17 @@ export class TenantAuthController {
         : new BadRequestException(message);
     }
     return { ...rest, clientSecretSealed: this.secrets.seal(TENANT_AUTH_SECRETS, secret) };
+  }
+
+  private storedSecret(stored: TenantIntrospectionSettings): string {
+    try {
+      return this.secrets.open(TENANT_AUTH_SECRETS, stored.clientSecretSealed);
+    } catch (err) {
+      if (!(err instanceof SealedSecretError)) throw err;
+      throw new BadRequestException(
+        'introspection.clientSecret: the stored secret cannot be opened (SECRETS_KEY changed without SECRETS_KEY_PREVIOUS); send it again',
+      );
+    }
   }
 
   /** Refused now rather than at the first request: the platform will fetch this URL for the tenant. */
