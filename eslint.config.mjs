@@ -13,6 +13,7 @@ import boundaries from 'eslint-plugin-boundaries';
  *   ratelimit, observability, audit: leaves on config and database that anything above may call
  *   egress (the outbound-fetch policy): a leaf on config, for auth (JWKS) and sources
  *   sources (tenants' upstream MCP servers and OpenAPI services) → tools, egress; admin → sources
+ *   console (serves the web console's build at /console): a leaf
  */
 const LAYERS = {
   config: [],
@@ -28,6 +29,7 @@ const LAYERS = {
   sources: ['config', 'database', 'tenancy', 'auth', 'tools', 'observability', 'audit', 'egress'],
   admin: ['config', 'database', 'tenancy', 'auth', 'tools', 'observability', 'audit', 'sources', 'egress'],
   ops: ['config', 'database', 'auth', 'observability'],
+  console: [],
 };
 const LIBS = Object.keys(LAYERS);
 

@@ -1,7 +1,8 @@
 const { opsUnavailableReason } = require('./test/support/postgres-bin');
+const { browserUnavailableReason } = require('./test/support/chromium');
 
 const paths = {
-  '^@app/(config|database|tenancy|auth|admin|observability|audit|tools|mcp|ratelimit|ops|egress|sources)$':
+  '^@app/(config|database|tenancy|auth|admin|observability|audit|tools|mcp|ratelimit|ops|egress|sources|console)$':
     '<rootDir>/libs/$1/src',
 };
 /**
@@ -41,14 +42,30 @@ if (opsMissing) {
   );
 }
 
+/**
+ * The browser suites (test/browser-*.e2e-spec.ts) drive Debian's Chromium with playwright-core;
+ * they are collected only where it is installed. REQUIRE_BROWSER_TESTS=1 (CI) makes its absence an
+ * error.
+ */
+const BROWSER_SPECS = '<rootDir>/test/browser-*.e2e-spec.ts';
+const browserMissing = browserUnavailableReason();
+if (browserMissing) {
+  if (process.env.REQUIRE_BROWSER_TESTS === '1') {
+    throw new Error(`REQUIRE_BROWSER_TESTS=1 but the browser suites cannot run: ${browserMissing}`);
+  }
+  process.stderr.write(`jest: browser suites (test/browser-*) not collected: ${browserMissing}\n`);
+}
+
 const projects = [
   project('unit', ['<rootDir>/libs/**/*.spec.ts', '<rootDir>/apps/**/*.spec.ts']),
   project('e2e', [
     '<rootDir>/test/**/*.e2e-spec.ts',
     '!**/test/{replicas,outage,shutdown}-*.e2e-spec.ts',
+    '!**/test/browser-*.e2e-spec.ts',
   ]),
 ];
 if (!opsMissing) projects.push(project('ops', [OPS_SPECS]));
+if (!browserMissing) projects.push(project('browser', [BROWSER_SPECS]));
 
 module.exports = {
   testTimeout: 60000,

@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { AdminModule } from '@app/admin';
 import { AuthModule } from '@app/auth';
 import { ConfigModule, PlatformConfig } from '@app/config';
+import { ConsoleModule } from '@app/console';
 import { McpModule } from '@app/mcp';
 import { ObservabilityModule } from '@app/observability';
 import { OpsModule } from '@app/ops';
@@ -22,6 +23,7 @@ export class AppModule {
         McpModule,
         SourcesModule,
         OpsModule,
+        ConsoleModule,
       ],
       providers: [ShutdownCoordinator, InFlight],
     };

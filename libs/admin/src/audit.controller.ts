@@ -4,9 +4,9 @@ import { AuditQueryService } from '@app/audit';
 import { CurrentTenant } from '@app/auth';
 import { Tenant } from '@app/tenancy';
 import { Documented, TenantAdminController } from './route';
-import { AuditQuery } from './schemas';
+import { AuditHourlyQuery, AuditQuery } from './schemas';
 import { QueryParams } from './validation';
-import { AuditEventView, pageOf } from './views';
+import { AuditEventView, AuditHourlyView, pageOf } from './views';
 
 const AuditEventPage = pageOf('AuditEventPage', AuditEventView);
 
@@ -24,5 +24,17 @@ export class AuditController {
   @QueryParams(AuditQuery)
   async list(@CurrentTenant() tenant: Tenant, @Query() query: z.output<typeof AuditQuery>) {
     return AuditEventPage.render(await this.audit.list(tenant.id, query));
+  }
+
+  @Get('hourly')
+  @Documented({
+    summary:
+      'Tool calls, errors and denials per hour (UTC) for the last `hours` hours (default 24, at most 168), oldest first, hours without events as zeros; the console draws its chart from it.',
+    ok: AuditHourlyView.ref,
+    notFound: 'No such tenant',
+  })
+  @QueryParams(AuditHourlyQuery)
+  async hourly(@CurrentTenant() tenant: Tenant, @Query() query: z.output<typeof AuditHourlyQuery>) {
+    return AuditHourlyView.render(await this.audit.hourly(tenant.id, query.hours));
   }
 }

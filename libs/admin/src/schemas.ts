@@ -282,6 +282,15 @@ const instant = z.iso
   .datetime({ offset: true, message: 'must be an ISO 8601 date-time, e.g. 2027-01-31T00:00:00Z' })
   .transform((s) => new Date(s));
 
+export const AuditHourlyQuery = z.strictObject({
+  hours: z.coerce
+    .number({ message: 'must be a whole number of hours from 1 to 168 (a week)' })
+    .int({ message: 'must be a whole number of hours from 1 to 168 (a week)' })
+    .min(1, { message: 'must be a whole number of hours from 1 to 168 (a week)' })
+    .max(168, { message: 'must be a whole number of hours from 1 to 168 (a week)' })
+    .default(24),
+});
+
 export const AuditQuery = z.strictObject({
   limit: PageQuery.shape.limit,
   cursor: z.string().max(40).optional(),

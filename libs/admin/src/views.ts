@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AUDIT_OUTCOMES, AuditEvent } from '@app/audit';
+import { AUDIT_OUTCOMES, AuditEvent, type AuditHour } from '@app/audit';
 import type { Page } from '@app/database';
 import {
   API_KEY_PREFIX,
@@ -294,5 +294,33 @@ export const AuditEventView = defineView(
     durationMs: e.durationMs,
     requestId: e.requestId,
     detail: e.detail,
+  }),
+);
+
+export const AuditHourlyView = defineView(
+  'AuditHourly',
+  z.object({
+    from: timestamp,
+    to: timestamp,
+    hours: z.array(
+      z.object({
+        hour: timestamp,
+        calls: z.number().meta({ description: 'tool calls, whatever their outcome' }),
+        errors: z.number().meta({ description: 'events whose outcome was error' }),
+        denials: z.number().meta({
+          description: 'events whose outcome was denied: refused calls and refused credentials',
+        }),
+      }),
+    ),
+  }),
+  (hours: AuditHour[]) => ({
+    from: (hours[0]?.hour ?? new Date()).toISOString(),
+    to: new Date((hours[hours.length - 1]?.hour.getTime() ?? Date.now()) + 3_600_000).toISOString(),
+    hours: hours.map((h) => ({
+      hour: h.hour.toISOString(),
+      calls: h.calls,
+      errors: h.errors,
+      denials: h.denials,
+    })),
   }),
 );

@@ -22,6 +22,16 @@ const decodeCursor = (c: string): string => {
   return c;
 };
 
+/** One hour of a tenant's audit log: tool calls, events that failed, events that were refused. */
+export interface AuditHour {
+  hour: Date;
+  calls: number;
+  errors: number;
+  denials: number;
+}
+
+const HOUR_MS = 3_600_000;
+
 /** Reads a tenant's audit log, newest first. The tenant id is always part of the query. */
 @Injectable()
 export class AuditQueryService {
@@ -45,5 +55,38 @@ export class AuditQueryService {
       items,
       nextCursor: rows.length > f.limit ? (items[items.length - 1]?.id ?? null) : null,
     };
+  }
+
+  /**
+   * Counts per hour (UTC) for the `hours` hours up to and including the current one, oldest
+   * first, hours without events included as zeros. Calls are `tool.call` events of any outcome;
+   * errors and denials are events of any action with that outcome (a refused credential is a
+   * denial too).
+   */
+  async hourly(tenantId: string, hours: number, now = new Date()): Promise<AuditHour[]> {
+    const last = Math.floor(now.getTime() / HOUR_MS) * HOUR_MS;
+    const first = last - (hours - 1) * HOUR_MS;
+    const rows: Array<{ hour: number | string; calls: string; errors: string; denials: string }> =
+      await this.events
+        .createQueryBuilder('e')
+        .select('floor(extract(epoch from e.at) / 3600)', 'hour')
+        .addSelect("count(*) FILTER (WHERE e.action = 'tool.call')", 'calls')
+        .addSelect("count(*) FILTER (WHERE e.outcome = 'error')", 'errors')
+        .addSelect("count(*) FILTER (WHERE e.outcome = 'denied')", 'denials')
+        .where('e.tenant_id = :tenantId', { tenantId })
+        .andWhere('e.at >= :from', { from: new Date(first) })
+        .groupBy('1')
+        .getRawMany();
+    const byHour = new Map(rows.map((r) => [Number(r.hour) * HOUR_MS, r]));
+    return Array.from({ length: hours }, (_, i) => {
+      const at = first + i * HOUR_MS;
+      const r = byHour.get(at);
+      return {
+        hour: new Date(at),
+        calls: Number(r?.calls ?? 0),
+        errors: Number(r?.errors ?? 0),
+        denials: Number(r?.denials ?? 0),
+      };
+    });
   }
 }

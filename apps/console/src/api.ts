@@ -1,0 +1,87 @@
+import { clearSession, loadSession } from './session';
+
+/** An API refusal: its status and message as the platform sent them, and per-field messages. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    /** `field path → message`, parsed from a 400's `path: message; path: message` list. */
+    readonly fields: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+/** Fired when the API refuses the signed-in credential: the app asks to sign in again. */
+export const SIGNED_OUT = 'console:signed-out';
+
+function fieldsOf(message: string): Record<string, string> {
+  const list = message.replace(/^invalid (request body|query): /, '');
+  const fields: Record<string, string> = {};
+  for (const part of list.split('; ')) {
+    const m = /^([A-Za-z][\w.[\]-]*): (.+)$/s.exec(part);
+    if (m) fields[m[1]] ??= m[2];
+  }
+  return fields;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+/**
+ * Calls the admin API with the session's bearer. A refusal becomes an ApiError carrying the
+ * platform's own message; a 401 also ends the session.
+ */
+export async function api<T>(
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+  path: string,
+  body?: unknown,
+  token = loadSession()?.token,
+): Promise<T> {
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  let res: Response;
+  try {
+    res = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: 'omit',
+      cache: 'no-store',
+    });
+  } catch {
+    throw new ApiError(0, 'The platform could not be reached: check that it is running.');
+  }
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  if (!res.ok) {
+    const message =
+      (json as { message?: unknown } | undefined)?.message ??
+      `${res.status} ${res.statusText || 'error'}`;
+    const text = Array.isArray(message) ? message.join('; ') : String(message);
+    if (res.status === 401 && token && token === loadSession()?.token) {
+      clearSession();
+      window.dispatchEvent(new CustomEvent(SIGNED_OUT, { detail: text }));
+    }
+    throw new ApiError(res.status, text, res.status === 400 ? fieldsOf(text) : {});
+  }
+  return json as T;
+}
+
+/** `?a=1&b=2` from the defined values of `params`. */
+export function query(params: Record<string, string | number | undefined | null>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}
+
+export const enc = encodeURIComponent;

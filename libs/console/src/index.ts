@@ -1,0 +1,2 @@
+export * from './console.module';
+export { CONSOLE_SECURITY_HEADERS } from './console-files';
