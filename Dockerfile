@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 #
-# Multi-stage image for the MCP platform.
-#   build:   full dependency tree, compiles the Nest monorepo with `nest build`
+# Multi-stage image for the MCP platform and its web console.
+#   build:   full dependency tree, compiles the Nest monorepo and the console (Vite) into dist/
 #   runtime: production dependencies + compiled output only, runs as the unprivileged `node` user
 #
 # Without DATABASE_URL the platform uses the embedded database in DATA_DIR (/data): mount a volume

@@ -440,6 +440,19 @@ describe('Dockerfile', () => {
     expect(posix.resolve(stageWorkdir(final), to)).toBe(posix.join(stageWorkdir(final), 'dist'));
   });
 
+  it('builds the console into dist/ too: the build stage has its sources and runs `npm run build`', () => {
+    const build = stages[0];
+    const copied = build.instructions.filter((i) => i.cmd === 'COPY').map((i) => i.args);
+    expect(copied.some((c) => /^apps\s/.test(c))).toBe(true);
+    expect(
+      build.instructions.some((i) => i.cmd === 'RUN' && /\bnpm run build\b/.test(i.args)),
+    ).toBe(true);
+    const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> })
+      .scripts;
+    expect(scripts.build).toMatch(/\bbuild:console\b/);
+    expect(scripts['build:console']).toMatch(/\bvite build\b.*apps\/console/);
+  });
+
   it('installs only production dependencies in the final stage', () => {
     // Each shell command on its own, so `npm ci --omit=dev && npm install` is caught too.
     const commands = all('RUN').flatMap((r) => r.args.split(/&&|\|\||;|\|/).map((c) => c.trim()));

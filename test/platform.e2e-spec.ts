@@ -60,6 +60,8 @@ describe('platform', () => {
       ['/admin/tenants/{tenant}/sources', ['get', 'post']],
       ['/admin/tenants/{tenant}/sources/{id}', ['delete', 'get', 'patch']],
       ['/admin/tenants/{tenant}/sources/{id}/refresh', ['post']],
+      ['/admin/tenants/{tenant}/audit', ['get']],
+      ['/admin/tenants/{tenant}/audit/hourly', ['get']],
     ])('documents %s with %j, behind the bearer scheme', (path, methods) => {
       expect(doc.paths).toHaveProperty([path]);
       const ops = doc.paths[path];

@@ -1,4 +1,4 @@
-import type { ComponentChildren } from 'preact';
+import { cloneElement, isValidElement, type ComponentChildren, type VNode } from 'preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from './api';
 
@@ -61,9 +61,13 @@ export function ErrorBox(props: { error: unknown; title?: string }) {
   );
 }
 
+let fieldIds = 0;
+
 /**
  * A labelled form field with its own validation message. `name` is the API's field path (as in a
- * 400's message): the message for that path, if any, shows under the control.
+ * 400's message): the message for that path, if any, shows under the control. The control (the
+ * one child) gets the label's id, and the hint and message as its description, so its accessible
+ * name is the label alone.
  */
 export function Field(props: {
   label: string;
@@ -72,20 +76,37 @@ export function Field(props: {
   hint?: string;
   children: ComponentChildren;
 }) {
+  const [id] = useState(() => `field-${++fieldIds}`);
   const message =
     props.fields?.[props.name] ??
     Object.entries(props.fields ?? {}).find(([k]) => k.startsWith(`${props.name}.`))?.[1];
+  const described = [props.hint && !message ? `${id}-hint` : '', message ? `${id}-error` : '']
+    .filter(Boolean)
+    .join(' ');
+  const control = isValidElement(props.children)
+    ? cloneElement(props.children as VNode<Record<string, unknown>>, {
+        id,
+        'aria-describedby': described || undefined,
+        'aria-invalid': message ? 'true' : undefined,
+      })
+    : props.children;
   return (
-    <label class={`field${message ? ' invalid' : ''}`}>
-      <span class="field-label">{props.label}</span>
-      {props.children}
-      {props.hint && !message ? <span class="hint">{props.hint}</span> : null}
+    <div class={`field${message ? ' invalid' : ''}`}>
+      <label class="field-label" for={id}>
+        {props.label}
+      </label>
+      {control}
+      {props.hint && !message ? (
+        <span class="hint" id={`${id}-hint`}>
+          {props.hint}
+        </span>
+      ) : null}
       {message ? (
-        <span class="field-error" role="alert" data-field={props.name}>
+        <span class="field-error" role="alert" id={`${id}-error`} data-field={props.name}>
           {message}
         </span>
       ) : null}
-    </label>
+    </div>
   );
 }
 

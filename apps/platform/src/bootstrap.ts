@@ -93,7 +93,7 @@ async function run(
   await app.listen(config.port, config.host);
   new NestLogger('Platform').log(
     `serving on http://${config.host}:${config.port} (public URL ${config.publicUrl}, ` +
-      `${config.mcpStateless ? 'stateless' : 'stateful'} MCP)`,
+      `${config.mcpStateless ? 'stateless' : 'stateful'} MCP); console at ${config.publicUrl}/console`,
   );
 }
 
