@@ -63,10 +63,13 @@ export async function api<T>(
     json = undefined;
   }
   if (!res.ok) {
-    const message =
-      (json as { message?: unknown } | undefined)?.message ??
-      `${res.status} ${res.statusText || 'error'}`;
-    const text = Array.isArray(message) ? message.join('; ') : String(message);
+    const message = (json as { message?: unknown } | undefined)?.message;
+    const text =
+      typeof message === 'string'
+        ? message
+        : Array.isArray(message)
+          ? message.map(String).join('; ')
+          : `${res.status} ${res.statusText || 'error'}`;
     if (res.status === 401 && token && token === loadSession()?.token) {
       clearSession();
       window.dispatchEvent(new CustomEvent(SIGNED_OUT, { detail: text }));
@@ -79,7 +82,8 @@ export async function api<T>(
 /** `?a=1&b=2` from the defined values of `params`. */
 export function query(params: Record<string, string | number | undefined | null>): string {
   const q = new URLSearchParams();
-  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
+  for (const [k, v] of Object.entries(params))
+    if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
   const s = q.toString();
   return s ? `?${s}` : '';
 }

@@ -96,7 +96,11 @@ function SignIn(props: { onSignedIn: (s: Session) => void; notice?: string }) {
             onInput={(e) => setToken(e.currentTarget.value)}
           />
         </Field>
-        <Field label="Tenant (tenant admins only)" name="tenant" hint="The slug of the tenant this key or JWT belongs to.">
+        <Field
+          label="Tenant (tenant admins only)"
+          name="tenant"
+          hint="The slug of the tenant this key or JWT belongs to."
+        >
           <input name="tenant" value={tenant} onInput={(e) => setTenant(e.currentTarget.value)} />
         </Field>
         <ErrorBox error={action.error} title="Not signed in" />
@@ -109,10 +113,12 @@ function SignIn(props: { onSignedIn: (s: Session) => void; notice?: string }) {
 }
 
 function TenantLayout(props: { slug: string; tab: string; session: Session }) {
-  const { data: tenant, error, loading, reload } = useLoad(
-    () => api<Tenant>('GET', `/admin/tenants/${enc(props.slug)}`),
-    [props.slug],
-  );
+  const {
+    data: tenant,
+    error,
+    loading,
+    reload,
+  } = useLoad(() => api<Tenant>('GET', `/admin/tenants/${enc(props.slug)}`), [props.slug]);
   const tab = TABS.find((t) => t.path === props.tab);
   return (
     <section class="tenant">
@@ -123,7 +129,11 @@ function TenantLayout(props: { slug: string; tab: string; session: Session }) {
         </h2>
         <nav class="tabs" aria-label="tenant">
           {TABS.map((t) => (
-            <Link key={t.path} to={`/tenants/${enc(props.slug)}/${t.path}`} class={t.path === props.tab ? 'active' : undefined}>
+            <Link
+              key={t.path}
+              to={`/tenants/${enc(props.slug)}/${t.path}`}
+              class={t.path === props.tab ? 'active' : undefined}
+            >
               {t.label}
             </Link>
           ))}
@@ -131,7 +141,9 @@ function TenantLayout(props: { slug: string; tab: string; session: Session }) {
       </header>
       <ErrorBox error={error} />
       <Loading when={loading && !tenant} />
-      {tenant && tab ? <tab.Page tenant={tenant} session={props.session} reloadTenant={reload} /> : null}
+      {tenant && tab ? (
+        <tab.Page tenant={tenant} session={props.session} reloadTenant={reload} />
+      ) : null}
       {!tab ? <p>No such page.</p> : null}
     </section>
   );
@@ -140,7 +152,8 @@ function TenantLayout(props: { slug: string; tab: string; session: Session }) {
 function Routes(props: { session: Session }) {
   const path = usePath();
   const { session } = props;
-  const home = session.role === 'platform' ? '/tenants' : `/tenants/${enc(session.tenant ?? '')}/keys`;
+  const home =
+    session.role === 'platform' ? '/tenants' : `/tenants/${enc(session.tenant ?? '')}/keys`;
   useEffect(() => {
     if (path === '/' || path === '') navigate(home, true);
   }, [path, home]);
@@ -194,7 +207,9 @@ export function App() {
             <Link to={`/tenants/${enc(session.tenant)}/keys`}>{session.tenant}</Link>
           ) : null}
         </nav>
-        <span class="who">{session.role === 'platform' ? 'Platform admin' : `Tenant admin of ${session.tenant}`}</span>
+        <span class="who">
+          {session.role === 'platform' ? 'Platform admin' : `Tenant admin of ${session.tenant}`}
+        </span>
         <button
           type="button"
           onClick={() => {

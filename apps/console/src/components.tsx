@@ -111,7 +111,11 @@ export function Field(props: {
 }
 
 /** Copies `text` with the Clipboard API; where that is unavailable, selects it for Ctrl-C. */
-export function CopyButton(props: { text: string; label?: string; target?: () => HTMLElement | null }) {
+export function CopyButton(props: {
+  text: string;
+  label?: string;
+  target?: () => HTMLElement | null;
+}) {
   const [done, setDone] = useState<'copied' | 'select' | null>(null);
   return (
     <button
@@ -133,7 +137,11 @@ export function CopyButton(props: { text: string; label?: string; target?: () =>
         navigator.clipboard.writeText(props.text).then(() => setDone('copied'), fallback);
       }}
     >
-      {done === 'copied' ? 'Copied' : done === 'select' ? 'Selected: press Ctrl-C' : (props.label ?? 'Copy')}
+      {done === 'copied'
+        ? 'Copied'
+        : done === 'select'
+          ? 'Selected: press Ctrl-C'
+          : (props.label ?? 'Copy')}
     </button>
   );
 }
