@@ -1,0 +1,174 @@
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { ADMIN_TOKEN, bearer } from './support/admin';
+import { launchChromium, newContext, screenshot, watchPage } from './support/browser';
+import { toolNames } from './support/mcp';
+import { usePlatform } from './support/platform';
+import { waitForAudit } from './support/audit';
+import { pollUntil } from './support/http';
+
+/**
+ * The console in a real Chromium against a real platform: what an operator does, end to end,
+ * without curl. Secrets travel the way a person moves them: shown once, copied with the button,
+ * pasted into an MCP client (here the SDK's).
+ */
+describe('the console in Chromium', () => {
+  const p = usePlatform();
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let watched: { problems: string[] };
+
+  beforeAll(async () => {
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+  beforeEach(async () => {
+    context = await newContext(browser, p.url);
+    page = await context.newPage();
+    watched = watchPage(page);
+  });
+  afterEach(async () => {
+    // No CSP violation, no script error, on any page a test visited. A refused API call is shown on
+    // the page; Chromium also logs it ("Failed to load resource"), which is not a problem.
+    const problems = watched.problems.filter((m) => !/Failed to load resource/.test(m));
+    await context.close();
+    expect(problems).toEqual([]);
+  });
+
+  const signIn = async (token: string, tenant?: string) => {
+    await page.goto('/console');
+    await page.getByLabel('Credential').fill(token);
+    if (tenant) await page.getByLabel('Tenant (tenant admins only)').fill(tenant);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign out' }).waitFor();
+  };
+
+  /** Waits (briefly) until the client's tools/list does or does not name echo. */
+  const listsEcho = (client: Awaited<ReturnType<typeof p.connect>>, listed: boolean) =>
+    pollUntil(3_000, `echo ${listed ? 'listed' : 'gone'}`, async () =>
+      (await toolNames(client)).includes('echo') === listed ? true : undefined,
+    );
+
+  const readClipboard = () => page.evaluate(() => navigator.clipboard.readText());
+
+  it('serves the page with its CSP and frame protection, and asks to sign in', async () => {
+    const res = await page.goto('/console');
+    const headers = res!.headers();
+    expect(headers['content-security-policy']).toContain("script-src 'self'");
+    expect(headers['content-security-policy']).toContain("frame-ancestors 'none'");
+    expect(headers['x-frame-options']).toBe('DENY');
+    await expect(page.getByLabel('Credential').isVisible()).resolves.toBe(true);
+    await screenshot(page, '01-sign-in');
+    // A wrong token: the platform's refusal is shown, nothing is kept.
+    await page.getByLabel('Credential').fill('not-the-admin-token-at-all-0123456789');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect(page.getByRole('alert').first().textContent()).resolves.toMatch(/not accept/);
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+  });
+
+  it('platform admin: creates a tenant and a key, and the copied secret works in an MCP client; rotate, revoke', async () => {
+    await signIn(ADMIN_TOKEN);
+    await page.getByRole('heading', { name: /Tenants/ }).first().waitFor();
+    // A bad slug: the API's message, next to the field.
+    await page.getByLabel('Slug').fill('Not A Slug!');
+    await page.getByLabel('Name', { exact: true }).fill('Acme');
+    await page.getByRole('button', { name: 'Create tenant' }).click();
+    await page.locator('[data-field="slug"]').waitFor();
+    expect(await page.locator('[data-field="slug"]').textContent()).toMatch(/slug|lowercase|must/i);
+
+    const slug = `console-${Date.now().toString(36)}`;
+    await page.getByLabel('Slug').fill(slug);
+    await page.getByRole('button', { name: 'Create tenant' }).click();
+    await page.waitForURL(`**/console/tenants/${slug}/keys`);
+    await screenshot(page, '02-keys-empty');
+
+    await page.getByLabel('Key name').fill('laptop');
+    await page.getByLabel('math:use', { exact: true }).check();
+    await page.getByRole('button', { name: 'Create key' }).click();
+    const shown = page.getByTestId('new-secret');
+    await shown.waitFor();
+    const secret = (await shown.textContent())!.trim();
+    expect(secret).toMatch(/^mcp_/);
+    await page.getByRole('button', { name: 'Copy secret' }).click();
+    const copied = await readClipboard();
+    expect(copied).toBe(secret);
+    // The secret is never kept by the page beyond this view, never put in a URL.
+    expect(page.url()).not.toContain(secret);
+    expect(await page.evaluate(() => JSON.stringify(sessionStorage))).not.toContain(secret);
+    await screenshot(page, '03-key-secret-once');
+
+    // The connect snippets carry the secret and the tenant's endpoint, and are valid JSON.
+    const endpoint = `${p.url}/t/${slug}/mcp`;
+    const snippet = async (title: string) =>
+      (await page.locator(`[data-snippet="${title}"] pre`).first().textContent())!;
+    expect(await snippet('Claude Code')).toContain(
+      `claude mcp add --transport http ${slug} ${endpoint} --header "Authorization: Bearer ${secret}"`,
+    );
+    const remote = JSON.parse(await snippet('mcp-remote (Claude Desktop)')) as {
+      mcpServers: Record<string, { args: string[]; env: Record<string, string> }>;
+    };
+    expect(remote.mcpServers[slug].args).toContain(endpoint);
+    expect(remote.mcpServers[slug].env.AUTH_HEADER).toBe(`Bearer ${secret}`);
+    const vscode = JSON.parse(await snippet('VS Code (.vscode/mcp.json)')) as {
+      servers: Record<string, { type: string; url: string }>;
+    };
+    expect(vscode.servers[slug]).toMatchObject({ type: 'http', url: endpoint });
+    expect(JSON.stringify(vscode)).not.toContain(secret);
+
+    // Pasted into a real MCP client: it connects and lists the tools of its scopes.
+    const client = await p.connect(slug, bearer(copied));
+    expect(await toolNames(client)).toEqual(expect.arrayContaining(['add', 'echo', 'whoami']));
+    expect(await client.callTool({ name: 'add', arguments: { a: 2, b: 3 } })).toMatchObject({
+      content: [{ type: 'text', text: '5' }],
+    });
+
+    await page.getByRole('button', { name: 'I have copied it' }).click();
+    await expect(page.getByTestId('new-secret').count()).resolves.toBe(0);
+    expect(await page.content()).not.toContain(secret);
+
+    // Rotate with a grace period: a new secret, shown once; the old one still works for now.
+    const row = page.locator('tr[data-key-id]').filter({ hasText: 'laptop' });
+    await row.getByRole('button', { name: 'Rotate' }).click();
+    await page.getByLabel('Grace period').selectOption({ index: 1 });
+    await page.getByRole('button', { name: 'Rotate now' }).click();
+    await page.getByTestId('new-secret').waitFor();
+    const rotated = (await page.getByTestId('new-secret').textContent())!.trim();
+    expect(rotated).not.toBe(secret);
+    await page.getByRole('button', { name: 'Copy secret' }).click();
+    expect(await readClipboard()).toBe(rotated);
+    const renewed = await p.connect(slug, bearer(rotated));
+    expect(await toolNames(renewed)).toContain('add');
+    expect(await toolNames(await p.connect(slug, bearer(secret)))).toContain('add');
+    await page.getByRole('button', { name: 'I have copied it' }).click();
+
+    // Revoke behind a typed confirmation: the client's next request fails.
+    await row.getByRole('button', { name: 'Revoke' }).click();
+    const revoke = page.getByRole('button', { name: 'Revoke key' });
+    await expect(revoke.isDisabled()).resolves.toBe(true);
+    await page.getByLabel(/to confirm/).fill('laptop');
+    await revoke.click();
+    await row.getByText(/revoked/i).first().waitFor();
+    await expect(renewed.listTools()).rejects.toThrow(/401|not valid|revoked/i);
+    await screenshot(page, '04-keys-revoked');
+  });
+
+  it('platform admin: turning a tool off removes it from the client’s list; turning it on brings it back', async () => {
+    const { slug, key } = await p.admin.tenantWithKey([]);
+    const client = await p.connect(slug, bearer(key));
+    expect(await toolNames(client)).toContain('echo');
+    await signIn(ADMIN_TOKEN);
+    await page.goto(`/console/tenants/${slug}/tools`);
+    const toggle = page.getByLabel('Enabled: echo', { exact: true });
+    await expect(toggle.isChecked()).resolves.toBe(true);
+    await toggle.uncheck();
+    await listsEcho(client, false);
+    await expect(toggle.isChecked()).resolves.toBe(false);
+    await screenshot(page, '05-tools');
+    await page.reload();
+    await expect(page.getByLabel('Enabled: echo', { exact: true }).isChecked()).resolves.toBe(false);
+    await page.getByLabel('Enabled: echo', { exact: true }).check();
+    await listsEcho(client, true);
+  });
+});
