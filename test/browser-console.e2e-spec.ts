@@ -70,7 +70,10 @@ describe('the console in Chromium', () => {
 
   it('platform admin: creates a tenant and a key, and the copied secret works in an MCP client; rotate, revoke', async () => {
     await signIn(ADMIN_TOKEN);
-    await page.getByRole('heading', { name: /Tenants/ }).first().waitFor();
+    await page
+      .getByRole('heading', { name: /Tenants/ })
+      .first()
+      .waitFor();
     // A bad slug: the API's message, next to the field.
     await page.getByLabel('Slug').fill('Not A Slug!');
     await page.getByLabel('Name', { exact: true }).fill('Acme');
@@ -121,7 +124,7 @@ describe('the console in Chromium', () => {
     const client = await p.connect(slug, bearer(copied));
     expect(await toolNames(client)).toEqual(expect.arrayContaining(['add', 'echo', 'whoami']));
     expect(await client.callTool({ name: 'add', arguments: { a: 2, b: 3 } })).toMatchObject({
-      content: [{ type: 'text', text: '5' }],
+      content: [{ type: 'text', text: JSON.stringify({ result: 5 }) }],
     });
 
     await page.getByRole('button', { name: 'I have copied it' }).click();
@@ -149,7 +152,10 @@ describe('the console in Chromium', () => {
     await expect(revoke.isDisabled()).resolves.toBe(true);
     await page.getByLabel(/to confirm/).fill('laptop');
     await revoke.click();
-    await row.getByText(/revoked/i).first().waitFor();
+    await row
+      .getByText(/revoked/i)
+      .first()
+      .waitFor();
     await expect(renewed.listTools()).rejects.toThrow(/401|not valid|revoked/i);
     await screenshot(page, '04-keys-revoked');
   });
@@ -167,7 +173,9 @@ describe('the console in Chromium', () => {
     await expect(toggle.isChecked()).resolves.toBe(false);
     await screenshot(page, '05-tools');
     await page.reload();
-    await expect(page.getByLabel('Enabled: echo', { exact: true }).isChecked()).resolves.toBe(false);
+    await expect(page.getByLabel('Enabled: echo', { exact: true }).isChecked()).resolves.toBe(
+      false,
+    );
     await page.getByLabel('Enabled: echo', { exact: true }).check();
     await listsEcho(client, true);
   });
