@@ -3,7 +3,6 @@ import { ADMIN_TOKEN, bearer } from './support/admin';
 import { launchChromium, newContext, screenshot, watchPage } from './support/browser';
 import { toolNames } from './support/mcp';
 import { usePlatform } from './support/platform';
-import { waitForAudit } from './support/audit';
 import { pollUntil } from './support/http';
 
 /**
@@ -178,5 +177,123 @@ describe('the console in Chromium', () => {
     );
     await page.getByLabel('Enabled: echo', { exact: true }).check();
     await listsEcho(client, true);
+  });
+  it('tenant admin: signs in with a key and the tenant slug, sees only its tenant, is refused elsewhere', async () => {
+    const mine = await p.admin.tenantWithKey(['tenant:admin'], undefined, 'own');
+    const other = await p.admin.createTenant('other');
+    // Without the tenant, the console says what is missing; nothing is kept.
+    await page.goto('/console');
+    await page.getByLabel('Credential').fill(mine.key);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect(page.getByRole('alert').first().textContent()).resolves.toMatch(
+      /enter its tenant too/,
+    );
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    // The key is not accepted for another tenant either.
+    await page.getByLabel('Tenant (tenant admins only)').fill(other.slug);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect(page.getByRole('alert').first().textContent()).resolves.toMatch(
+      new RegExp(`may not manage tenant "${other.slug}"`),
+    );
+
+    await signIn(mine.key, mine.slug);
+    await page.waitForURL(`**/console/tenants/${mine.slug}/keys`);
+    await expect(page.getByText(`Tenant admin of ${mine.slug}`).isVisible()).resolves.toBe(true);
+    await expect(page.getByRole('link', { name: 'Tenants', exact: true }).count()).resolves.toBe(0);
+    await page.locator('tr[data-key-id]').first().waitFor();
+
+    await page.goto(`/console/tenants/${other.slug}/keys`);
+    const refused = page.getByRole('alert').first();
+    await refused.waitFor();
+    expect(await refused.textContent()).toMatch(/Refused \(403\)/);
+    await page.goto('/console/tenants');
+    await page.getByText('Only the platform admin lists tenants.').waitFor();
+    // The refusal did not end the session: its own tenant still opens.
+    await page.goto(`/console/tenants/${mine.slug}/tools`);
+    await page.locator('tr[data-tool="echo"]').waitFor();
+
+    // Sign out forgets the credential.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByText('Signed out.').waitFor();
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+  });
+
+  it('a credential revoked while signed in: the next page asks to sign in again', async () => {
+    const mine = await p.admin.tenantWithKey(['tenant:admin'], undefined, 'lost');
+    await signIn(mine.key, mine.slug);
+    await page.locator('tr[data-key-id]').first().waitFor();
+    await p.admin.revokeKey(mine.slug, mine.keyId);
+    await page.getByRole('link', { name: 'Tools', exact: true }).click();
+    const notice = page.getByRole('status').filter({ hasText: 'Your session ended' });
+    await notice.waitFor();
+    expect(await notice.textContent()).toMatch(/Sign in again\./);
+    await expect(page.getByLabel('Credential').isVisible()).resolves.toBe(true);
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+  });
+
+  it('platform admin: pages through tenants, suspends, resumes and deletes one behind its slug', async () => {
+    const victim = await p.admin.createTenant('victim');
+    const key = (await p.admin.createKey(victim.slug, { scopes: ['math:use'] })).secret;
+    for (let i = 0; i < 21; i++) await p.admin.createTenant('fill');
+    await signIn(ADMIN_TOKEN);
+    const rows = page.locator('tr[data-tenant]');
+    await rows.first().waitFor();
+    expect(await rows.count()).toBe(20);
+    const firstPage = await rows.allTextContents();
+    await page.getByRole('button', { name: 'Next page' }).click();
+    await page.waitForFunction((first) => {
+      const row = document.querySelector('tr[data-tenant]');
+      return row && row.textContent !== first;
+    }, firstPage[0]);
+    const secondPage = await rows.allTextContents();
+    expect(secondPage.some((r) => firstPage.includes(r))).toBe(false);
+    await page.getByRole('button', { name: 'First page' }).click();
+    await page.waitForFunction(
+      (first) => document.querySelector('tr[data-tenant]')?.textContent === first,
+      firstPage[0],
+    );
+    await screenshot(page, '00-tenants');
+
+    // Oldest first: the victim, made before the fillers, is on the first page.
+    const row = page.locator(`tr[data-tenant="${victim.slug}"]`);
+    await row.getByRole('button', { name: 'Suspend' }).click();
+    await row.getByText('suspended').waitFor();
+    const suspended = await p.http().post(`/t/${victim.slug}/mcp`).set(bearer(key)).send({});
+    expect(suspended.status).toBe(403);
+    await row.getByRole('button', { name: 'Resume' }).click();
+    await row.getByText('active').waitFor();
+    expect(await toolNames(await p.connect(victim.slug, bearer(key)))).toContain('add');
+
+    await row.getByRole('button', { name: 'Delete' }).click();
+    const del = page.getByRole('button', { name: 'Delete tenant' });
+    await expect(del.isDisabled()).resolves.toBe(true);
+    await page.getByLabel(/to confirm/).fill(victim.slug.slice(0, -1));
+    await expect(del.isDisabled()).resolves.toBe(true);
+    await page.getByLabel(/to confirm/).fill(victim.slug);
+    await del.click();
+    await row.waitFor({ state: 'detached' });
+    expect((await p.admin.request('GET', `/admin/tenants/${victim.slug}`)).status).toBe(404);
+  });
+
+  it('connect page: the endpoint and the snippets, filled with a pasted key that goes nowhere', async () => {
+    const { slug, key } = await p.admin.tenantWithKey(['math:use']);
+    await signIn(ADMIN_TOKEN);
+    await page.goto(`/console/tenants/${slug}/connect`);
+    const endpoint = `${p.url}/t/${slug}/mcp`;
+    await expect(page.getByTestId('endpoint').textContent()).resolves.toBe(endpoint);
+    const claude = page.locator('[data-snippet="Claude Code"] pre');
+    expect(await claude.textContent()).toContain('Bearer <YOUR_API_KEY>');
+    await page.getByLabel('API key to fill in').fill(key);
+    expect(await claude.textContent()).toContain(`Bearer ${key}`);
+    const cli = (await page.locator('[data-snippet="MCP Inspector (CLI)"] pre').textContent())!;
+    expect(cli).toContain(`--cli ${endpoint} --transport http`);
+    await page
+      .locator('[data-snippet="Claude Code"]')
+      .getByRole('button', { name: 'Copy' })
+      .click();
+    expect(await readClipboard()).toBe(await claude.textContent());
+    expect(page.url()).not.toContain(key);
+    expect(await page.evaluate(() => JSON.stringify(sessionStorage))).not.toContain(key);
+    await screenshot(page, '06-connect');
   });
 });

@@ -307,7 +307,7 @@ function KeyRow(props: {
         <td>
           <Time iso={k.createdAt} />
         </td>
-        <td class="actions">
+        <td class="row-actions">
           {st !== 'revoked' ? (
             <>
               <button type="button" onClick={() => setOpen(open === 'rotate' ? null : 'rotate')}>

@@ -93,7 +93,7 @@ function TenantRow(props: { tenant: Tenant; onChanged: () => void }) {
         <td>
           <Time iso={tenant.createdAt} />
         </td>
-        <td class="actions">
+        <td class="row-actions">
           {tenant.status === 'active' ? (
             <button type="button" disabled={action.busy} onClick={() => setStatus('suspended')}>
               Suspend
