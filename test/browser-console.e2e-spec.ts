@@ -1,8 +1,10 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { ADMIN_TOKEN, bearer } from './support/admin';
-import { launchChromium, newContext, screenshot, watchPage } from './support/browser';
+import { inPage, launchChromium, newContext, screenshot, watchPage } from './support/browser';
 import { toolNames } from './support/mcp';
+import { openModernClient } from './support/mcp-modern';
 import { usePlatform } from './support/platform';
+import { waitForAudit } from './support/audit';
 import { pollUntil } from './support/http';
 
 /**
@@ -50,7 +52,7 @@ describe('the console in Chromium', () => {
       (await toolNames(client)).includes('echo') === listed ? true : undefined,
     );
 
-  const readClipboard = () => page.evaluate(() => navigator.clipboard.readText());
+  const readClipboard = () => inPage<string>(page, 'navigator.clipboard.readText()');
 
   it('serves the page with its CSP and frame protection, and asks to sign in', async () => {
     const res = await page.goto('/console');
@@ -64,7 +66,7 @@ describe('the console in Chromium', () => {
     await page.getByLabel('Credential').fill('not-the-admin-token-at-all-0123456789');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await expect(page.getByRole('alert').first().textContent()).resolves.toMatch(/not accept/);
-    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    expect(await inPage<number>(page, 'sessionStorage.length')).toBe(0);
   });
 
   it('platform admin: creates a tenant and a key, and the copied secret works in an MCP client; rotate, revoke', async () => {
@@ -98,7 +100,7 @@ describe('the console in Chromium', () => {
     expect(copied).toBe(secret);
     // The secret is never kept by the page beyond this view, never put in a URL.
     expect(page.url()).not.toContain(secret);
-    expect(await page.evaluate(() => JSON.stringify(sessionStorage))).not.toContain(secret);
+    expect(await inPage<string>(page, 'JSON.stringify(sessionStorage)')).not.toContain(secret);
     await screenshot(page, '03-key-secret-once');
 
     // The connect snippets carry the secret and the tenant's endpoint, and are valid JSON.
@@ -188,7 +190,7 @@ describe('the console in Chromium', () => {
     await expect(page.getByRole('alert').first().textContent()).resolves.toMatch(
       /enter its tenant too/,
     );
-    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    expect(await inPage<number>(page, 'sessionStorage.length')).toBe(0);
     // The key is not accepted for another tenant either.
     await page.getByLabel('Tenant (tenant admins only)').fill(other.slug);
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -215,7 +217,7 @@ describe('the console in Chromium', () => {
     // Sign out forgets the credential.
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByText('Signed out.').waitFor();
-    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    expect(await inPage<number>(page, 'sessionStorage.length')).toBe(0);
   });
 
   it('a credential revoked while signed in: the next page asks to sign in again', async () => {
@@ -228,7 +230,7 @@ describe('the console in Chromium', () => {
     await notice.waitFor();
     expect(await notice.textContent()).toMatch(/Sign in again\./);
     await expect(page.getByLabel('Credential').isVisible()).resolves.toBe(true);
-    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    expect(await inPage<number>(page, 'sessionStorage.length')).toBe(0);
   });
 
   it('platform admin: pages through tenants, suspends, resumes and deletes one behind its slug', async () => {
@@ -241,17 +243,15 @@ describe('the console in Chromium', () => {
     expect(await rows.count()).toBe(20);
     const firstPage = await rows.allTextContents();
     await page.getByRole('button', { name: 'Next page' }).click();
-    await page.waitForFunction((first) => {
-      const row = document.querySelector('tr[data-tenant]');
-      return row && row.textContent !== first;
-    }, firstPage[0]);
+    const firstRowIs = (same: boolean) =>
+      pollUntil(5_000, 'the page to change', async () =>
+        ((await rows.first().textContent()) === firstPage[0]) === same ? true : undefined,
+      );
+    await firstRowIs(false);
     const secondPage = await rows.allTextContents();
     expect(secondPage.some((r) => firstPage.includes(r))).toBe(false);
     await page.getByRole('button', { name: 'First page' }).click();
-    await page.waitForFunction(
-      (first) => document.querySelector('tr[data-tenant]')?.textContent === first,
-      firstPage[0],
-    );
+    await firstRowIs(true);
     await screenshot(page, '00-tenants');
 
     // Oldest first: the victim, made before the fillers, is on the first page.
@@ -293,7 +293,135 @@ describe('the console in Chromium', () => {
       .click();
     expect(await readClipboard()).toBe(await claude.textContent());
     expect(page.url()).not.toContain(key);
-    expect(await page.evaluate(() => JSON.stringify(sessionStorage))).not.toContain(key);
+    expect(await inPage<string>(page, 'JSON.stringify(sessionStorage)')).not.toContain(key);
     await screenshot(page, '06-connect');
+  });
+  it('audit: the chart counts calls, errors and denials; filters and pages the events', async () => {
+    const { slug, key } = await p.admin.tenantWithKey(['math:use']);
+    const client = await p.connect(slug, bearer(key));
+    await client.callTool({ name: 'add', arguments: { a: 1, b: 2 } });
+    await client.callTool({ name: 'add', arguments: { a: 2, b: 2 } });
+    await client.callTool({ name: 'add', arguments: { a: 'x', b: 2 } }); // an error
+    await client.callTool({ name: 'notes_get', arguments: { id: 'n' } }).catch(() => undefined); // no notes:read
+    for (let i = 0; i < 8; i++)
+      await client.callTool({ name: 'echo', arguments: { text: `${i}` } });
+    await waitForAudit(p, slug, (e) => e.action === 'tool.call', { count: 12 });
+
+    await signIn(ADMIN_TOKEN);
+    await page.goto(`/console/tenants/${slug}/audit`);
+    const totals = page.getByTestId('audit-totals');
+    await totals.waitFor();
+    expect(await totals.textContent()).toBe('12 calls, 1 error, 1 denial');
+    // This hour's three bars, with the numbers in their titles.
+    const bars = page.locator('svg.audit-chart rect.bar');
+    expect(await bars.count()).toBe(3);
+    expect(await page.locator('svg.audit-chart rect.bar.calls title').textContent()).toMatch(
+      /: 12 calls$/,
+    );
+    expect(await page.locator('svg.audit-chart').getAttribute('aria-label')).toMatch(
+      /^12 calls, 1 error, 1 denial per hour over 24 hours$/,
+    );
+    await page.getByLabel('Window').selectOption({ label: 'Last 7 days' });
+    await page.locator('svg.audit-chart[aria-label$="over 168 hours"]').waitFor();
+    expect(await page.locator('svg.audit-chart g[data-hour]').count()).toBe(168);
+    expect(await totals.textContent()).toBe('12 calls, 1 error, 1 denial');
+    await screenshot(page, '07-audit');
+
+    const rows = page.locator('tr[data-event-id]');
+    /** The rows once there are `n` of them, each matching `each` (the page has loaded them). */
+    const shown = (n: number, each = /./) =>
+      pollUntil(5_000, `${n} events shown, each matching ${each}`, async () => {
+        const texts = await rows.allTextContents();
+        return texts.length === n && texts.every((t) => each.test(t)) ? texts : undefined;
+      });
+    // Newest first: the last echo tops the list; the tenant's and the key's creation at the bottom.
+    const all = await shown(14);
+    expect(all[0]).toContain('echo');
+    expect(all[12]).toContain('key.create');
+    expect(all[13]).toContain('tenant.create');
+
+    await page.getByLabel('Tool', { exact: true }).fill('add');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await shown(3, /tool\.call.*add/);
+    await page.getByLabel('Outcome').selectOption('error');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await shown(1, /tool\.call.*add.*error/);
+    await page.getByLabel('Tool', { exact: true }).fill('');
+    await page.getByLabel('Outcome').selectOption('denied');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await shown(1, /notes_get.*denied/);
+    // A time window that ended before the tenant existed holds nothing.
+    await page.getByRole('button', { name: 'Clear filters' }).click();
+    await shown(14);
+    await page.getByLabel('To', { exact: true }).fill('2020-01-01T00:00');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await page.getByText('No events match.').waitFor();
+    // A malformed filter: the API's message next to its field.
+    await page.getByRole('button', { name: 'Clear filters' }).click();
+    await page.getByLabel('Key ID').fill('not-a-key-id');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await page.locator('[data-field="keyId"]').waitFor();
+    expect(await page.locator('[data-field="keyId"]').textContent()).toMatch(/uuid/);
+
+    // Cursor paging: 10 per page, then the other 4, then back.
+    await page.getByRole('button', { name: 'Clear filters' }).click();
+    await shown(14);
+    await page.getByLabel('Per page').selectOption('10');
+    const first = await shown(10);
+    await page.getByRole('button', { name: 'Next page' }).click();
+    const second = await shown(4);
+    expect(second.some((r) => first.includes(r))).toBe(false);
+    expect(second[3]).toContain('tenant.create');
+    await expect(page.getByRole('button', { name: 'Next page' }).isDisabled()).resolves.toBe(true);
+    await page.getByRole('button', { name: 'First page' }).click();
+    expect(await shown(10)).toEqual(first);
+  });
+
+  it('protocol: the platform admin switches a tenant to modern-only; a bad origin changes nothing; a tenant admin only reads', async () => {
+    const { slug, key } = await p.admin.tenantWithKey(['math:use', 'tenant:admin']);
+    await signIn(ADMIN_TOKEN);
+    await page.goto(`/console/tenants/${slug}/protocol`);
+    const posture = page.getByLabel('Protocol posture');
+    await expect(posture.inputValue()).resolves.toBe('dual');
+
+    await page.getByLabel('Allowed origins').fill('https://ok.example.com\nnot an origin');
+    await page.getByRole('button', { name: 'Save protocol settings' }).click();
+    await page.locator('[data-field="allowedOrigins"]').waitFor();
+    expect(await page.locator('[data-field="allowedOrigins"]').textContent()).toMatch(
+      /scheme:\/\/host/,
+    );
+    expect((await p.admin.request('GET', `/admin/tenants/${slug}`)).json).toMatchObject({
+      allowedOrigins: [],
+      protocol: 'dual',
+    });
+
+    await page.getByLabel('Allowed origins').fill('https://ok.example.com');
+    await posture.selectOption('modern-only');
+    await page.getByLabel('Requests per key per minute').fill('120');
+    await page.getByRole('button', { name: 'Save protocol settings' }).click();
+    await page.getByRole('status').filter({ hasText: 'Saved' }).waitFor();
+    expect((await p.admin.request('GET', `/admin/tenants/${slug}`)).json).toMatchObject({
+      allowedOrigins: ['https://ok.example.com'],
+      protocol: 'modern-only',
+      rateLimits: { keyPerMinute: 120 },
+    });
+    await expect(page.locator('.tenant-header').textContent()).resolves.toContain(slug);
+    // A 2025 client is turned away; a 2026-07-28 client works.
+    await expect(p.connect(slug, bearer(key))).rejects.toThrow();
+    const modern = await openModernClient(p, slug, bearer(key));
+    expect((await modern.listTools()).tools.map((t) => t.name)).toContain('add');
+    await modern.close();
+    await screenshot(page, '08-protocol');
+
+    // A tenant admin sees the same settings, read-only.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await signIn(key, slug);
+    await page.goto(`/console/tenants/${slug}/protocol`);
+    await page.getByText(/a platform admin changes them/).waitFor();
+    await expect(page.getByLabel('Protocol posture').inputValue()).resolves.toBe('modern-only');
+    await expect(page.getByLabel('Protocol posture').isDisabled()).resolves.toBe(true);
+    await expect(
+      page.getByRole('button', { name: 'Save protocol settings' }).count(),
+    ).resolves.toBe(0);
   });
 });

@@ -54,3 +54,11 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   await page.screenshot({ path, fullPage: true });
   return path;
 }
+
+/**
+ * An expression evaluated in the page, with the browser's globals (sessionStorage, navigator):
+ * the test project compiles without the DOM library, so these are not written as functions.
+ */
+export function inPage<T>(page: Page, expression: string): Promise<T> {
+  return page.evaluate<T>(expression);
+}
