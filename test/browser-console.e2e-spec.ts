@@ -1,6 +1,6 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { ADMIN_TOKEN, bearer } from './support/admin';
-import { inPage, launchChromium, newContext, screenshot, watchPage } from './support/browser';
+import { inPage, screenshot, useConsole } from './support/browser';
 import { toolNames } from './support/mcp';
 import { openModernClient } from './support/mcp-modern';
 import { usePlatform } from './support/platform';
@@ -14,37 +14,12 @@ import { pollUntil } from './support/http';
  */
 describe('the console in Chromium', () => {
   const p = usePlatform();
-  let browser: Browser;
-  let context: BrowserContext;
+  const ui = useConsole(() => p.url);
+  const signIn = (token: string, tenant?: string) => ui.signIn(token, tenant);
   let page: Page;
-  let watched: { problems: string[] };
-
-  beforeAll(async () => {
-    browser = await launchChromium();
+  beforeEach(() => {
+    page = ui.page;
   });
-  afterAll(async () => {
-    await browser?.close();
-  });
-  beforeEach(async () => {
-    context = await newContext(browser, p.url);
-    page = await context.newPage();
-    watched = watchPage(page);
-  });
-  afterEach(async () => {
-    // No CSP violation, no script error, on any page a test visited. A refused API call is shown on
-    // the page; Chromium also logs it ("Failed to load resource"), which is not a problem.
-    const problems = watched.problems.filter((m) => !/Failed to load resource/.test(m));
-    await context.close();
-    expect(problems).toEqual([]);
-  });
-
-  const signIn = async (token: string, tenant?: string) => {
-    await page.goto('/console');
-    await page.getByLabel('Credential').fill(token);
-    if (tenant) await page.getByLabel('Tenant (tenant admins only)').fill(tenant);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('button', { name: 'Sign out' }).waitFor();
-  };
 
   /** Waits (briefly) until the client's tools/list does or does not name echo. */
   const listsEcho = (client: Awaited<ReturnType<typeof p.connect>>, listed: boolean) =>

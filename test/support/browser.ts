@@ -62,3 +62,53 @@ export async function screenshot(page: Page, name: string): Promise<string> {
 export function inPage<T>(page: Page, expression: string): Promise<T> {
   return page.evaluate<T>(expression);
 }
+
+/** The console in a fresh browser context per test, its problems checked after each. */
+export interface ConsoleFixture {
+  readonly page: Page;
+  /** Signs in through the form, as a person would; resolves once the console shows "Sign out". */
+  signIn(token: string, tenant?: string): Promise<void>;
+}
+
+/**
+ * For a `describe` block: one Chromium for the block, a new context (clipboard allowed) and page for
+ * each test, and after each test no uncaught error, console error or CSP violation on any page it
+ * visited. A refused API call is shown on the page; Chromium also logs it ("Failed to load
+ * resource"), which is not a problem.
+ */
+export function useConsole(baseUrl: () => string): ConsoleFixture {
+  let browser: Browser | undefined;
+  let context: BrowserContext | undefined;
+  let page: Page | undefined;
+  let watched: { problems: string[] } = { problems: [] };
+  beforeAll(async () => {
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+  beforeEach(async () => {
+    context = await newContext(browser!, baseUrl());
+    page = await context.newPage();
+    watched = watchPage(page);
+  });
+  afterEach(async () => {
+    const problems = watched.problems.filter((m) => !/Failed to load resource/.test(m));
+    await context?.close();
+    expect(problems).toEqual([]);
+  });
+  return {
+    get page() {
+      if (!page) throw new Error('useConsole: the page exists only inside a test');
+      return page;
+    },
+    async signIn(token, tenant) {
+      const p = this.page;
+      await p.goto('/console');
+      await p.getByLabel('Credential').fill(token);
+      if (tenant) await p.getByLabel('Tenant (tenant admins only)').fill(tenant);
+      await p.getByRole('button', { name: 'Sign in' }).click();
+      await p.getByRole('button', { name: 'Sign out' }).waitFor();
+    },
+  };
+}
