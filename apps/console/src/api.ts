@@ -18,9 +18,16 @@ export const SIGNED_OUT = 'console:signed-out';
 function fieldsOf(message: string): Record<string, string> {
   const list = message.replace(/^invalid (request body|query): /, '');
   const fields: Record<string, string> = {};
+  let last: string | undefined;
   for (const part of list.split('; ')) {
     const m = /^([A-Za-z][\w.[\]-]*): (.+)$/s.exec(part);
-    if (m) fields[m[1]] ??= m[2];
+    if (m) {
+      last = fields[m[1]] === undefined ? m[1] : undefined;
+      if (last) fields[last] = m[2];
+    } else if (last) {
+      // A message that itself holds "; " (e.g. the egress refusal's advice) stays whole.
+      fields[last] += `; ${part}`;
+    }
   }
   return fields;
 }
