@@ -61,7 +61,10 @@ describe('the console in Chromium: identity providers and tool sources', () => {
       await openIdentity(slug);
       const link = page.getByTestId('resource-metadata');
       const discovery = `${p.config.publicUrl}/.well-known/oauth-protected-resource/t/${slug}/mcp`;
-      expect(await link.getAttribute('href')).toBe(discovery);
+      // The link names PUBLIC_URL once the page has read the endpoint's metadata.
+      await pollUntil(5_000, 'the metadata link', async () =>
+        (await link.getAttribute('href')) === discovery ? true : undefined,
+      );
       expect(await link.textContent()).toBe(discovery);
 
       const jwt = panel(/^JWT/);

@@ -206,6 +206,19 @@ export function TypedConfirm(props: {
   );
 }
 
+/** Where cursor paging is: the cursor of the page shown, forward with the API's nextCursor, back to the start. */
+export function useCursors() {
+  const [cursors, setCursors] = useState<(string | null)[]>([null]);
+  return {
+    cursor: cursors[cursors.length - 1],
+    atStart: cursors.length === 1,
+    next: (cursor: string | null | undefined) => {
+      if (cursor) setCursors([...cursors, cursor]);
+    },
+    first: () => setCursors([null]),
+  };
+}
+
 /** Cursor paging: the API's nextCursor, and a way back to the first page. */
 export function Pager(props: {
   nextCursor: string | null | undefined;

@@ -1,14 +1,9 @@
 import { Fragment } from 'preact';
 import { useState } from 'preact/hooks';
 import type { TenantPageProps } from '../app';
-import { api, ApiError, enc, query } from '../api';
-import { ErrorBox, Field, Loading, Pager, Time, useLoad } from '../components';
+import { api, ApiError, enc, query, type Page } from '../api';
+import { ErrorBox, Field, Loading, Pager, Time, useCursors, useLoad } from '../components';
 import type { AuditEvent, AuditHourly } from '../types';
-
-interface Page<T> {
-  items: T[];
-  nextCursor: string | null;
-}
 
 const ACTIONS = [
   'tool.call',
@@ -191,8 +186,8 @@ function FilterForm(props: {
 function Events(props: { slug: string }) {
   const [filters, setFilters] = useState<Filters>(NO_FILTERS);
   const [limit, setLimit] = useState(50);
-  const [cursors, setCursors] = useState<(string | null)[]>([null]);
-  const cursor = cursors[cursors.length - 1];
+  const pages = useCursors();
+  const { cursor } = pages;
   const [open, setOpen] = useState<string | null>(null);
   const { data, error, loading } = useLoad(
     () =>
@@ -220,7 +215,7 @@ function Events(props: { slug: string }) {
         fields={fields}
         onApply={(f) => {
           setFilters(f);
-          setCursors([null]);
+          pages.first();
         }}
       />
       {Object.keys(fields).length === 0 ? <ErrorBox error={error} /> : null}
@@ -299,7 +294,7 @@ function Events(props: { slug: string }) {
             value={String(limit)}
             onChange={(e) => {
               setLimit(Number(e.currentTarget.value));
-              setCursors([null]);
+              pages.first();
             }}
           >
             {[10, 50, 200].map((n) => (
@@ -312,9 +307,9 @@ function Events(props: { slug: string }) {
       </div>
       <Pager
         nextCursor={data?.nextCursor}
-        atStart={cursors.length === 1}
-        onNext={() => data?.nextCursor && setCursors([...cursors, data.nextCursor])}
-        onFirst={() => setCursors([null])}
+        atStart={pages.atStart}
+        onNext={() => pages.next(data?.nextCursor)}
+        onFirst={pages.first}
       />
     </section>
   );

@@ -1,8 +1,9 @@
 import { useState } from 'preact/hooks';
 import type { TenantPageProps } from '../app';
-import { api, enc, query } from '../api';
+import { api, enc, query, type Page } from '../api';
 import {
   CopyButton,
+  useCursors,
   ErrorBox,
   Field,
   Loading,
@@ -14,11 +15,6 @@ import {
 } from '../components';
 import type { ApiKey, IssuedApiKey, Prompt, Resource, Tool } from '../types';
 import { ConnectSnippets } from './connect';
-
-interface Page<T> {
-  items: T[];
-  nextCursor: string | null;
-}
 
 const PAGE_SIZE = 25;
 const ADMIN_SCOPE = 'tenant:admin';
@@ -403,8 +399,8 @@ function KeyRow(props: {
 
 export function KeysPage(props: TenantPageProps) {
   const { slug } = props.tenant;
-  const [cursors, setCursors] = useState<(string | null)[]>([null]);
-  const cursor = cursors[cursors.length - 1];
+  const pages = useCursors();
+  const { cursor } = pages;
   const [issued, setIssued] = useState<{ key: IssuedApiKey; what: string } | null>(null);
   const { data, error, loading, reload } = useLoad(
     () =>
@@ -427,7 +423,7 @@ export function KeysPage(props: TenantPageProps) {
       ) : null}
       <ErrorBox error={error} />
       <Loading when={loading && !data} />
-      {data && data.items.length === 0 && cursors.length === 1 ? (
+      {data && data.items.length === 0 && pages.atStart ? (
         <p class="muted">No keys yet. Create one below to connect a client.</p>
       ) : null}
       {data && data.items.length > 0 ? (
@@ -462,9 +458,9 @@ export function KeysPage(props: TenantPageProps) {
       ) : null}
       <Pager
         nextCursor={data?.nextCursor}
-        atStart={cursors.length === 1}
-        onNext={() => data?.nextCursor && setCursors([...cursors, data.nextCursor])}
-        onFirst={() => setCursors([null])}
+        atStart={pages.atStart}
+        onNext={() => pages.next(data?.nextCursor)}
+        onFirst={pages.first}
       />
       <CreateKey
         slug={slug}

@@ -7,6 +7,7 @@ import {
   Field,
   Loading,
   Pager,
+  useCursors,
   Time,
   TypedConfirm,
   useAction,
@@ -705,7 +706,8 @@ function CreateSource(props: { slug: string; onCreated: (s: Source) => void }) {
 
 export function SourcesPage(props: TenantPageProps) {
   const slug = props.tenant.slug;
-  const [cursor, setCursor] = useState<string>();
+  const pages = useCursors();
+  const { cursor } = pages;
   const [deleted, setDeleted] = useFlash();
   const { data, error, loading, reload } = useLoad(
     () =>
@@ -731,7 +733,7 @@ export function SourcesPage(props: TenantPageProps) {
           </p>
         ) : null}
         <Loading when={loading && !data} />
-        {data && data.items.length === 0 && !cursor ? (
+        {data && data.items.length === 0 && pages.atStart ? (
           <p class="muted">No sources yet: add one below.</p>
         ) : null}
         {data && data.items.length > 0 ? (
@@ -765,15 +767,15 @@ export function SourcesPage(props: TenantPageProps) {
         ) : null}
         <Pager
           nextCursor={data?.nextCursor}
-          atStart={!cursor}
-          onNext={() => setCursor(data?.nextCursor ?? undefined)}
-          onFirst={() => setCursor(undefined)}
+          atStart={pages.atStart}
+          onNext={() => pages.next(data?.nextCursor)}
+          onFirst={pages.first}
         />
       </section>
       <CreateSource
         slug={slug}
         onCreated={() => {
-          if (cursor) setCursor(undefined);
+          if (!pages.atStart) pages.first();
           else reload();
         }}
       />

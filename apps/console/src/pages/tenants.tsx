@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { api, enc, query } from '../api';
+import { api, enc, query, type Page } from '../api';
 import {
   ErrorBox,
   Field,
@@ -8,16 +8,12 @@ import {
   Time,
   TypedConfirm,
   useAction,
+  useCursors,
   useLoad,
 } from '../components';
 import { Link, navigate } from '../router';
 import type { Session } from '../session';
 import type { Tenant } from '../types';
-
-interface Page<T> {
-  items: T[];
-  nextCursor: string | null;
-}
 
 const PAGE_SIZE = 20;
 
@@ -143,8 +139,8 @@ function TenantRow(props: { tenant: Tenant; onChanged: () => void }) {
 
 /** The platform admin's list of tenants: keyset pages, oldest first, as the API keeps them. */
 export function TenantsPage(props: { session: Session }) {
-  const [cursors, setCursors] = useState<(string | null)[]>([null]);
-  const cursor = cursors[cursors.length - 1];
+  const pages = useCursors();
+  const { cursor } = pages;
   const { data, error, loading, reload } = useLoad(
     () => api<Page<Tenant>>('GET', `/admin/tenants${query({ limit: PAGE_SIZE, cursor })}`),
     [cursor],
@@ -159,7 +155,7 @@ export function TenantsPage(props: { session: Session }) {
       <ErrorBox error={error} />
       <Loading when={loading && !data} />
       {data ? (
-        data.items.length === 0 && cursors.length === 1 ? (
+        data.items.length === 0 && pages.atStart ? (
           <p class="muted">No tenants yet: create the first one above.</p>
         ) : (
           <table>
@@ -183,9 +179,9 @@ export function TenantsPage(props: { session: Session }) {
       ) : null}
       <Pager
         nextCursor={data?.nextCursor}
-        atStart={cursors.length === 1}
-        onNext={() => data?.nextCursor && setCursors([...cursors, data.nextCursor])}
-        onFirst={() => setCursors([null])}
+        atStart={pages.atStart}
+        onNext={() => pages.next(data?.nextCursor)}
+        onFirst={pages.first}
       />
     </section>
   );
