@@ -143,8 +143,9 @@ export function ProtocolPage(props: TenantPageProps) {
         <fieldset>
           <legend>Rate limits</legend>
           <p class="hint">
-            Empty: the platform’s default (RATE_LIMIT_*_PER_MINUTE, MAX_INFLIGHT_PER_*). 0 turns a
-            limit off.
+            Empty: the platform’s default (RATE_LIMIT_*_PER_MINUTE, MAX_INFLIGHT_PER_*); 0 turns a
+            limit off. A limit once set can be changed but not handed back to the default: emptying
+            its field changes nothing.
           </p>
           <div class="form-row">
             {LIMITS.map((l) => (
