@@ -15,12 +15,15 @@ export class ApiError extends Error {
 /** Fired when the API refuses the signed-in credential: the app asks to sign in again. */
 export const SIGNED_OUT = 'console:signed-out';
 
+const messageParts = (message: string) =>
+  message.replace(/^invalid (request body|query): /, '').split('; ');
+const FIELD_PART = /^([A-Za-z][\w.[\]-]*): (.+)$/s;
+
 function fieldsOf(message: string): Record<string, string> {
-  const list = message.replace(/^invalid (request body|query): /, '');
   const fields: Record<string, string> = {};
   let last: string | undefined;
-  for (const part of list.split('; ')) {
-    const m = /^([A-Za-z][\w.[\]-]*): (.+)$/s.exec(part);
+  for (const part of messageParts(message)) {
+    const m = FIELD_PART.exec(part);
     if (m) {
       last = fields[m[1]] === undefined ? m[1] : undefined;
       if (last) fields[last] = m[2];
@@ -30,6 +33,20 @@ function fieldsOf(message: string): Record<string, string> {
     }
   }
   return fields;
+}
+
+/**
+ * True when part of a refusal is not shown next to a field of the form that sent it (`names`: its
+ * fields' API paths): not a 400, a part without a field path, a path no field there shows, or a part
+ * that only continues the one before. Then the whole message goes in an ErrorBox as well.
+ */
+export function unshown(error: unknown, names: string[]): boolean {
+  if (!error) return false;
+  if (!(error instanceof ApiError) || error.status !== 400) return true;
+  return messageParts(error.message).some((part) => {
+    const path = FIELD_PART.exec(part)?.[1];
+    return !path || !names.some((n) => path === n || path.startsWith(`${n}.`));
+  });
 }
 
 export interface Page<T> {

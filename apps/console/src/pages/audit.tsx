@@ -1,7 +1,8 @@
 import { Fragment } from 'preact';
 import { useState } from 'preact/hooks';
 import type { TenantPageProps } from '../app';
-import { api, ApiError, enc, query, type Page } from '../api';
+import { api, ApiError, enc, query, type Page, unshown } from '../api';
+import { toInstant } from '../forms';
 import { ErrorBox, Field, Loading, Pager, Time, useCursors, useLoad } from '../components';
 import type { AuditEvent, AuditHourly } from '../types';
 
@@ -106,14 +107,9 @@ interface Filters {
   to: string;
 }
 
-const NO_FILTERS: Filters = { tool: '', keyId: '', outcome: '', action: '', from: '', to: '' };
+const FILTER_FIELDS = ['tool', 'keyId', 'outcome', 'action', 'from', 'to'];
 
-/** A datetime-local value as the instant the API takes; an unreadable one goes as typed (a 400). */
-const instant = (local: string) => {
-  if (!local) return undefined;
-  const d = new Date(local);
-  return Number.isNaN(d.getTime()) ? local : d.toISOString();
-};
+const NO_FILTERS: Filters = { tool: '', keyId: '', outcome: '', action: '', from: '', to: '' };
 
 function FilterForm(props: {
   applied: Filters;
@@ -200,8 +196,8 @@ function Events(props: { slug: string }) {
           keyId: filters.keyId,
           outcome: filters.outcome,
           action: filters.action,
-          from: instant(filters.from),
-          to: instant(filters.to),
+          from: toInstant(filters.from),
+          to: toInstant(filters.to),
         })}`,
       ),
     [props.slug, filters, cursor, limit],
@@ -218,7 +214,7 @@ function Events(props: { slug: string }) {
           pages.first();
         }}
       />
-      {Object.keys(fields).length === 0 ? <ErrorBox error={error} /> : null}
+      {unshown(error, FILTER_FIELDS) ? <ErrorBox error={error} /> : null}
       <Loading when={loading && !data} />
       {data && data.items.length === 0 ? <p class="muted">No events match.</p> : null}
       {data && data.items.length > 0 ? (

@@ -1,7 +1,8 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import type { TenantPageProps } from '../app';
-import { api, ApiError, enc } from '../api';
+import { api, enc, unshown } from '../api';
+import { splitList } from '../forms';
 import { ErrorBox, Field, Loading, useAction, useLoad } from '../components';
 import type { TenantAuth } from '../types';
 import './identity.css';
@@ -9,13 +10,6 @@ import './identity.css';
 type Part = 'jwt' | 'introspection' | 'external';
 
 const ALGORITHMS = 'RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512';
-
-/** `a, b ,c` → `['a', 'b', 'c']`. */
-const list = (s: string) =>
-  s
-    .split(',')
-    .map((x) => x.trim())
-    .filter(Boolean);
 
 /** Only the filled-in optional fields: an empty one means "not set". */
 function filled(values: Record<string, string | string[] | number | undefined>) {
@@ -29,20 +23,6 @@ function filled(values: Record<string, string | string[] | number | undefined>) 
 
 /** A number input's value: empty is "not set"; anything else goes to the API to judge. */
 const num = (s: string) => (s.trim() === '' ? undefined : Number(s));
-
-/**
- * True when part of the refusal's message is not shown next to a field of this form: a message
- * without field paths, a path no field here shows, or a part that only continues the one before.
- */
-function unshown(error: unknown, names: string[]): boolean {
-  if (!error) return false;
-  if (!(error instanceof ApiError) || error.status !== 400) return true;
-  const parts = error.message.replace(/^invalid (request body|query): /, '').split('; ');
-  return parts.some((part) => {
-    const path = /^([A-Za-z][\w.[\]-]*): /.exec(part)?.[1];
-    return !path || !names.some((n) => path === n || path.startsWith(`${n}.`));
-  });
-}
 
 /**
  * One identity system: its own form, saving (PUT) or removing (null) only its own part, so the
@@ -194,7 +174,7 @@ function JwtPanel(props: {
       ]}
       build={() => ({
         issuer: issuer.trim(),
-        ...filled({ jwksUri, audience, scopesClaim, algorithms: list(algorithms) }),
+        ...filled({ jwksUri, audience, scopesClaim, algorithms: splitList(algorithms) }),
       })}
       onSaved={props.onSaved}
     >
@@ -382,7 +362,7 @@ function ExternalPanel(props: {
       ]}
       build={() => ({
         url: url.trim(),
-        headers: list(headers),
+        headers: splitList(headers),
         ...filled({ timeoutMs: num(timeoutMs), cacheSeconds: num(cacheSeconds) }),
       })}
       onSaved={props.onSaved}

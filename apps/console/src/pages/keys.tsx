@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import type { TenantPageProps } from '../app';
-import { api, enc, query, type Page } from '../api';
+import { api, enc, query, type Page, unshown } from '../api';
+import { splitList, toInstant } from '../forms';
 import {
   CopyButton,
   useCursors,
@@ -18,6 +19,7 @@ import { ConnectSnippets } from './connect';
 
 const PAGE_SIZE = 25;
 const ADMIN_SCOPE = 'tenant:admin';
+const KEY_FIELDS = ['name', 'scopes', 'tools', 'expiresAt', 'rateLimitPerMinute'];
 const GRACE = [
   { label: 'None: the old secret stops now', seconds: 0 },
   { label: '1 hour', seconds: 3600 },
@@ -48,15 +50,6 @@ function status(k: ApiKey): 'revoked' | 'expired' | 'active' {
   if (k.expiresAt && new Date(k.expiresAt) <= new Date()) return 'expired';
   return 'active';
 }
-
-const list = (s: string) =>
-  s
-    .split(/[\s,]+/)
-    .map((x) => x.trim())
-    .filter(Boolean);
-
-/** A datetime-local value (local time, no zone) as the ISO instant the API takes. */
-const instant = (local: string) => (local ? new Date(local).toISOString() : undefined);
 
 function CreateKey(props: { slug: string; onCreated: (k: IssuedApiKey) => void }) {
   const catalog = useCatalog(props.slug);
@@ -94,9 +87,9 @@ function CreateKey(props: { slug: string; onCreated: (k: IssuedApiKey) => void }
             .run(() =>
               api<IssuedApiKey>('POST', `/admin/tenants/${enc(props.slug)}/keys`, {
                 name: name.trim(),
-                scopes: [...new Set([...scopes, ...list(other)])],
+                scopes: [...new Set([...scopes, ...splitList(other)])],
                 tools: allTools ? null : [...tools],
-                ...(expires ? { expiresAt: instant(expires) } : {}),
+                ...(expires ? { expiresAt: toInstant(expires) } : {}),
                 ...(perMinute ? { rateLimitPerMinute: Number(perMinute) } : {}),
               }),
             )
@@ -215,7 +208,7 @@ function CreateKey(props: { slug: string; onCreated: (k: IssuedApiKey) => void }
             />
           </Field>
         </div>
-        {Object.keys(action.fields).length === 0 ? <ErrorBox error={action.error} /> : null}
+        {unshown(action.error, KEY_FIELDS) ? <ErrorBox error={action.error} /> : null}
         <div class="actions">
           <button type="submit" class="primary" disabled={action.busy || !name.trim()}>
             Create key

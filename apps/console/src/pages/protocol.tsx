@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import type { TenantPageProps } from '../app';
-import { api, enc } from '../api';
+import { api, enc, unshown } from '../api';
+import { splitList } from '../forms';
 import { ErrorBox, Field, useAction } from '../components';
 import type { Protocol, Tenant } from '../types';
 import { useEndpoint } from './connect';
@@ -58,10 +59,7 @@ export function ProtocolPage(props: TenantPageProps) {
   const changes = () => {
     const body: Record<string, unknown> = {};
     if (protocol !== tenant.protocol) body.protocol = protocol;
-    const list = origins
-      .split(/[\s,]+/)
-      .map((o) => o.trim())
-      .filter(Boolean);
+    const list = splitList(origins);
     if (list.join('\n') !== originsText(tenant)) body.allowedOrigins = list;
     const before = limitsText(tenant);
     const rateLimits: Record<string, number> = {};
@@ -167,7 +165,9 @@ export function ProtocolPage(props: TenantPageProps) {
             ))}
           </div>
         </fieldset>
-        {Object.keys(action.fields).length === 0 ? <ErrorBox error={action.error} /> : null}
+        {unshown(action.error, ['protocol', 'allowedOrigins', 'rateLimits']) ? (
+          <ErrorBox error={action.error} />
+        ) : null}
         {saved ? (
           <p class="success" role="status">
             Saved. The endpoint applies it from its next request.

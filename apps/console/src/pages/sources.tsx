@@ -1,7 +1,8 @@
 import { Fragment } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import type { TenantPageProps } from '../app';
-import { api, ApiError, enc, query, type Page } from '../api';
+import { api, enc, query, type Page, unshown } from '../api';
+import { splitList } from '../forms';
 import {
   ErrorBox,
   Field,
@@ -61,26 +62,6 @@ interface Source {
 type Transport = 'auto' | 'streamable-http' | 'sse';
 
 const PAGE_SIZE = 20;
-
-const list = (s: string) =>
-  s
-    .split(',')
-    .map((x) => x.trim())
-    .filter(Boolean);
-
-/**
- * True when part of the refusal's message is not shown next to a field of this form: a message
- * without field paths, a path no field here shows, or a part that only continues the one before.
- */
-function unshown(error: unknown, names: string[]): boolean {
-  if (!error) return false;
-  if (!(error instanceof ApiError) || error.status !== 400) return true;
-  const parts = error.message.replace(/^invalid (request body|query): /, '').split('; ');
-  return parts.some((part) => {
-    const path = /^([A-Za-z][\w.[\]-]*): /.exec(part)?.[1];
-    return !path || !names.some((n) => path === n || path.startsWith(`${n}.`));
-  });
-}
 
 /** Clears a success message after a while, so an old one is not read as news. */
 function useFlash(): [string | undefined, (m: string | undefined) => void] {
@@ -430,7 +411,7 @@ function CreateSource(props: { slug: string; onCreated: (s: Source) => void }) {
     const common = {
       name: name.trim(),
       ...(prefix.trim() ? { prefix: prefix.trim() } : {}),
-      ...(list(scopes).length ? { scopes: list(scopes) } : {}),
+      ...(splitList(scopes).length ? { scopes: splitList(scopes) } : {}),
     };
     if (kind === 'mcp') {
       const named = headers.filter((h) => h.name.trim() || h.value);

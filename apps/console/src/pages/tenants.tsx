@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { api, enc, query, type Page } from '../api';
+import { api, enc, query, type Page, unshown } from '../api';
 import {
   ErrorBox,
   Field,
@@ -60,7 +60,7 @@ function CreateTenant(props: { onCreated: (t: Tenant) => void }) {
           Create tenant
         </button>
       </form>
-      {Object.keys(action.fields).length === 0 ? <ErrorBox error={action.error} /> : null}
+      {unshown(action.error, ['slug', 'name']) ? <ErrorBox error={action.error} /> : null}
     </section>
   );
 }
